@@ -1,0 +1,81 @@
+"""The `raytrain` command line.
+
+One module per command under `raytrain.cli`; each defines ``add_arguments(parser)`` and
+``run(args) -> int``. Modules are imported only when their command runs, and command bodies
+import ray/torch/optuna inside ``run`` so that ``raytrain --help`` and ``raytrain validate``
+stay fast and Ray-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from raytrain import __version__
+from raytrain.errors import InputError, RunError
+
+# command name -> (module under raytrain.cli, one-line help). The one registry of commands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "check a space file and print the resolved plan (no Ray)"),
+    "tune": ("tune", "run a hyperparameter search on Ray Tune"),
+    "status": ("status", "table of a run's trials, read from disk"),
+    "analyze": ("analyze", "top trials, parameter importance and plots of a run"),
+    "export": ("export", "write the best config(s) of a run as runnable train configs"),
+    "train": ("train", "one training run of a config on Ray Train (the final run)"),
+    "dashboard": ("dashboard", "serve TensorBoard (and optuna-dashboard) for a run"),
+    "slurm": ("slurm", "render and submit an sbatch job that runs `raytrain tune`"),
+    "convert": ("convert", "print a W&B sweep file as a canonical raytrain space"),
+}
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    """Commands whose module exists in this installation (so --help never lies)."""
+    found = {}
+    for name, (module, help_) in COMMANDS.items():
+        if importlib.util.find_spec(f"raytrain.cli.{module}") is not None:
+            found[name] = (module, help_)
+    return found
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="raytrain",
+        description="Hyperparameter search for PyTorch Lightning on Ray: "
+        "YAML space in, tuned config out.",
+    )
+    parser.add_argument("--version", action="version", version=f"raytrain {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in _available().items():
+        sub = subparsers.add_parser(name, help=help_, description=help_)
+        if only is None or only == name:
+            # Only the chosen command's module is imported; the others just list their help.
+            importlib.import_module(f"raytrain.cli.{module}").add_arguments(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=chosen if chosen in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    module = importlib.import_module(f"raytrain.cli.{COMMANDS[args.command][0]}")
+    try:
+        return int(module.run(args) or 0)
+    except InputError as exc:
+        print(f"error: {exc.render()}", file=sys.stderr)
+        return InputError.exit_code
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return RunError.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

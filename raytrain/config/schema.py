@@ -1,0 +1,109 @@
+"""The typed train config: what `raytrain train` consumes and what a space's `config:` holds.
+
+YAML is converted into these dataclasses once, at the boundary (see
+`raytrain.config.parse`); everything inward takes typed objects. Field defaults here are
+the documented defaults. Component sections (model, data) keep their keyword arguments as
+a plain mapping because their schema comes from the registry entry or the user's class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["min", "max"]
+
+
+@dataclass(frozen=True)
+class ComponentConfig:
+    """A model or data module: a built-in `name` or a user `_target_` ("pkg.mod.Class")."""
+
+    name: str | None = None
+    target: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """`name` is a registry key (adamw, adam, sgd, rmsprop, adagrad); kwargs go to torch."""
+
+    name: str = "adamw"
+    kwargs: dict[str, Any] = field(default_factory=lambda: {"lr": 1e-3})
+
+
+@dataclass(frozen=True)
+class LRSchedulerConfig:
+    """`name`: none | cosine | step | plateau; linear warm-up for `warmup_epochs` first."""
+
+    name: str = "none"
+    warmup_epochs: int = 0
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    max_epochs: int = 20
+    precision: str = "32-true"
+    gradient_clip_val: float | None = None
+    accumulate_grad_batches: int = 1
+    check_val_every_n_epoch: int = 1
+    deterministic: bool = False
+    early_stopping_patience: int | None = None
+    limit_train_batches: float | int | None = None
+    limit_val_batches: float | int | None = None
+    log_every_n_steps: int = 50
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """Which checkpoints a run keeps. `metric`/`mode` decide "best" (a space's own by default).
+
+    `every_n_epochs: 0` disables checkpoints during training except `save_last` at the end.
+    `extra_metrics` keeps one extra best checkpoint per named metric (multi-metric runs).
+    """
+
+    metric: str = "val_loss"
+    mode: Mode = "min"
+    every_n_epochs: int = 1
+    save_best: bool = True
+    save_last: bool = True
+    num_to_keep: int = 1
+    extra_metrics: dict[str, Mode] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WandbConfig:
+    """Optional W&B logging. The API key only ever comes from WANDB_API_KEY in the env."""
+
+    project: str
+    entity: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    tensorboard: bool = True
+    wandb: WandbConfig | None = None
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """Ray Train workers of one run. In a space file `workers_per_trial` is the same key."""
+
+    workers: int = 1
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    model: ComponentConfig = field(default_factory=lambda: ComponentConfig(name="mlp"))
+    data: ComponentConfig = field(default_factory=lambda: ComponentConfig(name="digits"))
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    lr_scheduler: LRSchedulerConfig = field(default_factory=LRSchedulerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    loss: dict[str, dict[str, Any]] = field(default_factory=dict)
