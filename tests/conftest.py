@@ -1,0 +1,50 @@
+"""Shared fixtures: one local Ray for the whole session, and hygiene checks.
+
+Unit tests never touch `ray_session`; integration and e2e tests that need Ray in this
+process take it. Tests that run the CLI in a subprocess start their own Ray there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray (2 CPUs, dashboard on so Train V2 can free placement groups)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            include_dashboard=True,
+            dashboard_host="127.0.0.1",
+            log_to_driver=False,
+            configure_logging=False,
+            runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
+        )
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _no_env_leaks() -> Iterator[None]:
+    """Fail a test that leaves environment variables changed (use monkeypatch instead)."""
+    before = dict(os.environ)
+    yield
+    after = dict(os.environ)
+    # Ray and Lightning set a few process-wide variables on first use; those are not leaks.
+    ignore_prefixes = ("RAY_", "PL_", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "TUNE_", "OMP_",
+                       "CUDA_", "KMP_", "PYTHONHASHSEED", "MASTER_", "GLOO_", "TORCH",
+                       "RANK", "LIGHTNING_", "TF_", "GRPC_")
+    changed = {
+        k for k in set(before) | set(after)
+        if before.get(k) != after.get(k) and not k.startswith(ignore_prefixes)
+    }
+    assert not changed, f"test leaked environment variables: {sorted(changed)}"
