@@ -22,6 +22,7 @@ def ray_session() -> Iterator[None]:
 
     if not ray.is_initialized():
         ray.init(
+            address="local",  # a new instance even while other `ray start` heads run here
             num_cpus=2,
             include_dashboard=True,
             dashboard_host="127.0.0.1",
@@ -42,7 +43,7 @@ def _no_env_leaks() -> Iterator[None]:
     # Ray and Lightning set a few process-wide variables on first use; those are not leaks.
     ignore_prefixes = ("RAY_", "PL_", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "TUNE_", "OMP_",
                        "CUDA_", "KMP_", "PYTHONHASHSEED", "MASTER_", "GLOO_", "TORCH",
-                       "RANK", "LIGHTNING_", "TF_", "GRPC_")
+                       "RANK", "LIGHTNING_", "TF_", "GRPC_", "PYTEST_", "PYTORCH_")
     changed = {
         k for k in set(before) | set(after)
         if before.get(k) != after.get(k) and not k.startswith(ignore_prefixes)

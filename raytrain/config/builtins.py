@@ -50,7 +50,7 @@ DATA.register(
 _ADAM = {
     "lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
 }
-OPTIMIZERS.register(Entry("adam", "torch.optim:Adam", dict(_ADAM)))
+OPTIMIZERS.register(Entry("adam", "torch.optim:Adam", {**_ADAM, "decoupled_weight_decay": False}))
 OPTIMIZERS.register(Entry("adamw", "torch.optim:AdamW", {**_ADAM, "weight_decay": 1e-2}))
 OPTIMIZERS.register(
     Entry(
@@ -89,5 +89,47 @@ LR_SCHEDULERS.register(
         "plateau",
         "raytrain.trial.lr_schedulers:plateau",
         {"factor": 0.1, "patience": 5, "min_lr": 0.0, "monitor": None},
+    )
+)
+
+# ---- generative models (issue 7): `loss` is passed by the runner from the config's `loss:`
+# mapping, so it is neither a user kwarg here nor data-injected (terms: config/loss_terms.py).
+MODELS.register(
+    Entry(
+        name="autoencoder",
+        target="raytrain.models.autoencoder:Autoencoder",
+        params={
+            "encoder_hidden": 128,
+            "decoder_hidden": 128,
+            "depth": 2,
+            "latent_dim": 16,
+            "latent": "linear",
+            "codebook_size": 64,
+            "commitment_weight": 0.25,
+            "activation": "relu",
+        },
+        data_injected=("input_dim",),
+        description="MLP autoencoder with a none | linear | vq latent bottleneck; "
+        "logs train_loss, val_recon, val_loss (+ codebook usage/perplexity for vq)",
+    )
+)
+MODELS.register(
+    Entry(
+        name="vae",
+        target="raytrain.models.vae:VAE",
+        params={
+            "encoder_hidden": 128,
+            "decoder_hidden": 128,
+            "depth": 2,
+            "latent_dim": 8,
+            "beta": 1.0,
+            "kl_anneal_epochs": 0,
+            "cycle_epochs": 0,
+            "free_bits": 0.0,
+            "activation": "relu",
+        },
+        data_injected=("input_dim",),
+        description="Gaussian VAE with KL annealing (linear/cyclical) and free bits; "
+        "logs val_recon, val_kl, val_loss, kl_per_dim",
     )
 )

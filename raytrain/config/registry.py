@@ -42,7 +42,7 @@ class Registry:
         return entry
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries
 
     def __getitem__(self, name: str) -> Entry:
         return self._entries[name]

@@ -1,0 +1,161 @@
+"""`raytrain slurm SPACE.yaml [KEY=VALUE ...]`: submit a search as one sbatch job.
+
+The job starts a Ray cluster over its nodes and runs `raytrain tune` on it (see
+`raytrain.launch.slurm`). The space file is validated here first, so a bad file or
+override exits 2 before anything reaches the queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from raytrain.errors import InputError, Problem
+from raytrain.launch.slurm import RayPorts, SlurmJob, SlurmLauncher
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("space", help="search space file")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="OmegaConf dot-list overrides, e.g. search.num_samples=8",
+    )
+    job = parser.add_argument_group("allocation")
+    job.add_argument("--nodes", type=int, default=1, help="nodes (one Ray node each; default 1)")
+    job.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node (default 0)")
+    job.add_argument(
+        "--cpus-per-task",
+        type=int,
+        default=None,
+        help="CPUs per node for Ray (default: SLURM's default for the partition)",
+    )
+    job.add_argument("--time", default="01:00:00", help="time limit (default 01:00:00)")
+    job.add_argument("--partition", default=None)
+    job.add_argument("--account", default=None)
+    job.add_argument(
+        "--sbatch-extra",
+        action="append",
+        default=[],
+        metavar="LINE",
+        help="extra #SBATCH option, e.g. --sbatch-extra=--mem=32G (repeatable)",
+    )
+    job.add_argument(
+        "--setup",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="shell line run first in the job, e.g. 'module load cuda' (repeatable)",
+    )
+    job.add_argument(
+        "--signal-seconds",
+        type=int,
+        default=300,
+        help="ask SLURM for USR1 this many seconds before the time limit; the "
+        "search then stops cleanly and the job requeues itself and resumes "
+        "(0: no signal, no requeue; default 300)",
+    )
+    job.add_argument(
+        "--join-timeout",
+        type=int,
+        default=300,
+        help="seconds to wait for the head and all workers (default 300)",
+    )
+    job.add_argument(
+        "--python",
+        default=sys.executable,
+        help="Python with raytrain installed on the nodes (default: this one)",
+    )
+    ports = parser.add_argument_group("ports (shared nodes: give each job its own)")
+    ports.add_argument("--port", type=int, default=6379, help="Ray GCS port (default 6379)")
+    ports.add_argument("--dashboard-port", type=int, default=None)
+    ports.add_argument("--client-server-port", type=int, default=None)
+    ports.add_argument("--min-worker-port", type=int, default=None)
+    ports.add_argument("--max-worker-port", type=int, default=None)
+    ports.add_argument("--node-manager-port", type=int, default=None)
+    ports.add_argument("--object-manager-port", type=int, default=None)
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "--storage",
+        type=Path,
+        default=Path("runs"),
+        help="where run directories go; must be on a filesystem every node sees (default: ./runs)",
+    )
+    run.add_argument("--name", default=None, help="run name (default: the space's name)")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="submit a job that continues the existing run of this name",
+    )
+    run.add_argument("--dry-run", action="store_true", help="print the sbatch script only")
+
+
+def build_job(args: argparse.Namespace, space_name: str) -> SlurmJob:
+    ports = RayPorts(
+        port=args.port,
+        dashboard_port=args.dashboard_port,
+        client_server_port=args.client_server_port,
+        min_worker_port=args.min_worker_port,
+        max_worker_port=args.max_worker_port,
+        node_manager_port=args.node_manager_port,
+        object_manager_port=args.object_manager_port,
+    )
+    return SlurmJob(
+        space=Path(args.space).resolve(),
+        name=args.name or space_name,
+        storage=args.storage.resolve(),
+        python=args.python,
+        overrides=tuple(args.overrides),
+        nodes=args.nodes,
+        gpus_per_node=args.gpus_per_node,
+        cpus_per_task=args.cpus_per_task,
+        time=args.time,
+        partition=args.partition,
+        account=args.account,
+        sbatch_extra=tuple(args.sbatch_extra),
+        setup=tuple(args.setup),
+        signal_seconds=args.signal_seconds,
+        join_timeout=args.join_timeout,
+        ports=ports,
+    )
+
+
+def check_run_dir(job: SlurmJob, resume: bool) -> None:
+    """Refuse to mix runs: a new job needs a fresh run dir, --resume an existing one."""
+    exists = (job.run_dir / "space.yaml").is_file()
+    if exists and not resume:
+        raise InputError(
+            Problem(
+                "--name",
+                f"run {job.run_dir} exists: pass --resume to "
+                "continue it, or choose another --name/--storage",
+            )
+        )
+    if resume and not exists:
+        raise InputError(Problem("--resume", f"no run to resume at {job.run_dir}"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from raytrain.space import load_space
+
+    space = load_space(args.space, args.overrides)
+    job = build_job(args, space.name)
+    launcher = SlurmLauncher()
+    script = launcher.render_script(job)
+    if args.dry_run:
+        print(script, end="")
+        return 0
+    check_run_dir(job, args.resume)
+    job_id = launcher.submit(job, job.job_dir / "job.sbatch")
+    log = job.job_dir / f"slurm-{job_id}.out"
+    print(f"submitted SLURM job {job_id}")
+    print(f"run directory: {job.run_dir}")
+    print(f"job log:       {log}")
+    print(f"watch:         raytrain status {job.run_dir} --watch   |   squeue -j {job_id}")
+    print(
+        f"cancel:        scancel {job_id}   (stop early and requeue: "
+        f"scancel --batch --signal=USR1 {job_id})"
+    )
+    return 0

@@ -1,0 +1,54 @@
+"""`raytrain status RUN_DIR [--watch]`: the trial table of a run, read from disk.
+
+Reads only the run directory (trials.csv + trial folders), so it works while a search is
+running (locally or on a cluster whose storage you can see), after it ends, and on a
+directory copied off a cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from raytrain.errors import InputError, Problem
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
+    parser.add_argument(
+        "--watch", action="store_true", help="refresh until every trial is finished (Ctrl-C stops)"
+    )
+    parser.add_argument(
+        "--interval", type=float, default=2.0, metavar="S", help="refresh period (default 2 s)"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="show only the N best rows"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.live import Live
+
+    from raytrain.results import load_run
+    from raytrain.results.view import status_view
+
+    if args.interval <= 0:
+        raise InputError(Problem("--interval", "must be a positive number of seconds"))
+    console = Console()
+    current = load_run(args.run_dir)
+    if not args.watch:
+        console.print(status_view(current, limit=args.limit))
+        return 0
+    try:
+        with Live(
+            status_view(current, limit=args.limit), console=console, auto_refresh=False
+        ) as live:
+            while not current.finished:
+                time.sleep(args.interval)
+                current = load_run(args.run_dir)
+                live.update(status_view(current, limit=args.limit), refresh=True)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is the normal way to stop watching
+    return 0

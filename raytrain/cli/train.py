@@ -1,0 +1,120 @@
+"""`raytrain train CONFIG.yaml [KEY=VALUE ...]`: one training run of a config on Ray Train.
+
+Local Ray by default (all of this machine's CPUs), or an existing cluster with `--address`.
+The run directory is `<storage>/<name>` (default `runs/train/<config stem>-<timestamp>`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from raytrain.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from raytrain.trial.progress import EpochReport
+
+_SKIP_IN_LINE = {"epoch", "step"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Train one config (e.g. an exported best.yaml) on Ray Train and write a run directory "
+        "<storage>/<name>/ with config.yaml, metrics.csv, TensorBoard events, best.ckpt "
+        "(by checkpoint.metric), best-<metric>.ckpt (checkpoint.extra_metrics) and last.ckpt."
+    )
+    parser.add_argument("config", help="train config YAML")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="dot-list overrides, e.g. trainer.max_epochs=5",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="existing Ray cluster ('auto' or 'ray://HOST:10001'); default: start a local Ray",
+    )
+    parser.add_argument(
+        "--storage", default="runs/train", help="parent folder of run dirs (default: runs/train)"
+    )
+    parser.add_argument(
+        "--name", default=None, help="run dir name (default: <config stem>-<YYYYmmdd-HHMMSS>)"
+    )
+
+
+def _run_dir(args: argparse.Namespace) -> Path:
+    name = args.name or f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Path(args.storage) / name
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise InputError(Problem("--name", f"run dir {run_dir} exists already; pick another name"))
+    return run_dir
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _metrics_line(metrics: dict[str, Any]) -> str:
+    return "  ".join(f"{k} {_fmt(v)}" for k, v in sorted(metrics.items()) if k not in _SKIP_IN_LINE)
+
+
+def _print_provenance(provenance: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    metric, recorded = provenance.get("metric"), provenance.get("value")
+    if not metric or recorded is None:
+        return
+    epoch = provenance.get("epoch")
+    same_epoch = [row for row in history if row.get("epoch") == epoch]
+    ours = (same_epoch or history or [{}])[-1].get(metric)
+    at = f" at epoch {epoch}" if epoch is not None else ""
+    trial = provenance.get("trial_id", "?")
+    print(f"trial {trial} recorded {metric} {_fmt(recorded)}{at}; this run: {_fmt(ours)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from raytrain.config.loading import load_train_config_with_provenance
+    from raytrain.trial.user_code import put_cwd_on_path, user_code_runtime_env
+
+    cwd = Path.cwd()
+    put_cwd_on_path(cwd)
+    cfg, provenance = load_train_config_with_provenance(args.config, args.overrides)
+    run_dir = _run_dir(args)
+
+    from raytrain.trial.driver import connected_ray, train
+
+    started = time.monotonic()
+    total = cfg.trainer.max_epochs
+
+    def on_epoch(report: EpochReport) -> None:
+        elapsed = time.monotonic() - started
+        ckpt = "  [ckpt]" if report.checkpoint_path else ""
+        epoch = report.metrics.get("epoch", "?")
+        print(
+            f"epoch {epoch:>3}/{total}  {_metrics_line(report.metrics)}{ckpt}  ({elapsed:.1f}s)",
+            flush=True,
+        )
+
+    runtime_env = user_code_runtime_env(cfg, cwd, remote=args.address is not None)
+    # local_ray (inside connected_ray) must come before ray is imported in this process.
+    with connected_ray(args.address, runtime_env) as dashboard:
+        where = f"Ray at {args.address}" if args.address else "a private local Ray"
+        print(f"raytrain train: {args.config} on {where}, {cfg.resources.workers} worker(s)")
+        if dashboard:
+            print(f"Ray dashboard: {dashboard}")
+        print(f"run dir: {run_dir}", flush=True)
+        outcome = train(cfg, run_dir, on_epoch=on_epoch)
+    final = outcome.final_metrics
+    print(f"final: {_metrics_line(final)}  (epoch {final.get('epoch')})")
+    if outcome.best_metrics is not None:
+        metric, best_at = cfg.checkpoint.metric, outcome.best_metrics
+        print(f"best {metric}: {_fmt(best_at.get(metric))} at epoch {best_at.get('epoch')}")
+    best = outcome.checkpoints.get("best.ckpt") or outcome.checkpoints.get("last.ckpt")
+    for name, path in sorted(outcome.checkpoints.items()):
+        if name not in ("best.ckpt", "last.ckpt"):
+            print(f"{name}: {path}")
+    print(f"best checkpoint: {best if best else '(none saved)'}")
+    if provenance:
+        _print_provenance(provenance, outcome.history)
+    return 0

@@ -1,0 +1,72 @@
+"""`raytrain tune SPACE.yaml [KEY=VALUE ...]`: run (or resume) a search."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("space", help="space file, or a run directory with --resume")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="OmegaConf dot-list overrides, e.g. search.num_samples=8")
+    parser.add_argument("--address", default=None,
+                        help="existing Ray cluster: 'auto' or 'ray://host:10001' "
+                        "(default: start a local Ray)")
+    parser.add_argument("--storage", type=Path, default=None,
+                        help="where run directories go (default: ./runs)")
+    parser.add_argument("--name", default=None, help="run name (default: the space's name)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run; raise search.num_samples to extend "
+                        "a finished one")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan and the resource plan on the cluster, run nothing")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show Ray's and the trials' own logs")
+    parser.add_argument("--no-live", action="store_true",
+                        help="print one line per finished trial instead of a live table")
+
+
+def _sigterm_as_interrupt() -> None:
+    """SLURM and `kill` send SIGTERM; Tune stops gracefully (saving its state for
+    --resume) on SIGINT, so forward one to the other."""
+
+    def forward(signum: int, frame: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, forward)
+
+
+def run(args: argparse.Namespace) -> int:
+    from raytrain.space import load_space
+    from raytrain.tune.runner import TuneOptions, run_tune
+    from raytrain.tune.rundir import SPACE_FILE, is_run_dir
+
+    target = Path(args.space)
+    storage, name = args.storage, args.name
+    if target.is_dir():
+        if not is_run_dir(target):
+            from raytrain.errors import InputError
+
+            raise InputError(f"{target} is a directory but not a raytrain run (no {SPACE_FILE})")
+        storage = storage or target.resolve().parent
+        name = name or target.resolve().name
+        target = target / SPACE_FILE
+    space = load_space(target, args.overrides)
+    options = TuneOptions(
+        storage=storage or Path("runs"),
+        name=name,
+        address=args.address,
+        resume=args.resume,
+        dry_run=args.dry_run,
+        verbose=args.verbose,
+        live=False if args.no_live else None,
+    )
+    _sigterm_as_interrupt()
+    outcome = run_tune(space, options)
+    if options.dry_run:
+        return 0
+    return 0 if outcome.complete else 130

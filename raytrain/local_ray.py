@@ -1,0 +1,189 @@
+"""A private local Ray cluster for one raytrain command, started and stopped by us.
+
+Why not plain `ray.init()`: Ray Train V2 frees the placement groups of finished and
+stopped trials from a detached cleaner actor that finds its cluster through the state
+API. With more than one Ray instance on a host (two searches at once, a test session, a
+SLURM node shared by jobs) that lookup fails with "Found multiple active Ray instances",
+the groups are never freed and the next trials wait forever for CPUs (seen here). Starting
+the head ourselves lets every Ray process inherit `RAY_ADDRESS`, so the lookup is exact.
+It also lets each run pick free ports (GCS, dashboard, client server, agents) and its own
+token for Ray's token authentication, which is on by default for local clusters; the token
+is kept in memory and in the environment of the processes we start, never on disk.
+
+Stop what you started: `stop()` sends SIGTERM to our `ray start --block` process only
+(never `ray stop`, which would kill every Ray instance on the host).
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+READY_LINE = "Ray runtime started"
+SETTLE_S = 3.0
+
+
+class HeadStartError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ray_executable() -> str:
+    beside = Path(sys.executable).parent / "ray"
+    return str(beside) if beside.exists() else (shutil.which("ray") or "ray")
+
+
+@dataclass
+class LocalRay:
+    address: str
+    dashboard_url: str
+    env: dict[str, str]  # RAY_ADDRESS and auth variables every process of ours must share
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    stopping: bool = False
+    _saved_env: dict[str, str | None] = field(default_factory=dict)
+
+    def apply_env(self) -> None:
+        """Export the cluster's address/auth variables to this process (restored on stop)."""
+        for key, value in self.env.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def stop(self, timeout: float = 30.0) -> None:
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        for key, old in self._saved_env.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+        self._saved_env.clear()
+
+
+def node_ip() -> str:
+    """The address Ray itself picks for this host (it binds the GCS there), found the
+    way Ray does it (a UDP socket's source address: nothing is sent) but without
+    importing ray: the auth variables must be in the environment before ray loads."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("8.8.8.8", 80))
+            return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+
+
+def head_command(
+    ip: str, port: int, dashboard_port: int, num_cpus: int, num_gpus: int | None
+) -> list[str]:
+    cmd = [
+        ray_executable(), "start", "--head", "--block", "--disable-usage-stats",
+        f"--port={port}", f"--node-ip-address={ip}",
+        "--include-dashboard=true", "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard_port}",
+        f"--ray-client-server-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        f"--num-cpus={num_cpus}",
+    ]
+    if num_gpus is not None:
+        cmd.append(f"--num-gpus={num_gpus}")
+    return cmd
+
+
+def start_local_ray(
+    num_cpus: int | None = None, num_gpus: int | None = None, *, timeout: float = 120.0
+) -> LocalRay:
+    ip, port, dashboard_port = node_ip(), free_port(), free_port()
+    address = f"{ip}:{port}"
+    env = {
+        "RAY_ADDRESS": address,
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+    }
+    log = Path(tempfile.mkstemp(prefix="raytrain-ray-head-", suffix=".log")[1])
+    cmd = head_command(ip, port, dashboard_port, num_cpus or os.cpu_count() or 1, num_gpus)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    local = LocalRay(address=address, dashboard_url=f"http://127.0.0.1:{dashboard_port}",
+                     env=env, process=proc, log_path=log)
+    deadline = time.monotonic() + timeout
+    ready_at: float | None = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ready_at is None and READY_LINE in log.read_text(errors="replace"):
+            ready_at = time.monotonic()
+        # `ray start --block` kills the whole head when one of its daemons fails shortly
+        # after start-up (seen under heavy load): give them a moment before trusting it.
+        if ready_at is not None and time.monotonic() - ready_at > SETTLE_S:
+            return local
+        time.sleep(0.2)
+    local.stop(timeout=10)
+    tail = log.read_text(errors="replace")[-2000:]
+    raise HeadStartError(f"the local Ray head did not start (log {log}):\n{tail}")
+
+
+@contextmanager
+def local_ray(num_cpus: int | None = None, num_gpus: int | None = None) -> Iterator[LocalRay]:
+    """Start a private head, export its env to this process, stop it on exit.
+
+    Call it before `ray` is imported in this process: Ray reads the auth mode once.
+    """
+    try:
+        local = start_local_ray(num_cpus, num_gpus)
+    except HeadStartError:
+        local = start_local_ray(num_cpus, num_gpus)  # one retry: start-up races under load
+    watchdog = threading.Thread(target=_watch, args=(local,), daemon=True)
+    try:
+        local.apply_env()
+        watchdog.start()
+        yield local
+    finally:
+        try:
+            import ray
+
+            if ray.is_initialized():
+                ray.shutdown()
+        finally:
+            local.stopping = True
+            local.stop()
+
+
+def _watch(local: LocalRay) -> None:
+    """Interrupt the command if the head dies under it (else the driver waits forever
+    for a GCS that is gone)."""
+    proc = local.process
+    if proc is None:
+        return
+    proc.wait()
+    if not local.stopping:
+        print(
+            f"error: the local Ray head exited unexpectedly (log: {local.log_path})",
+            file=sys.stderr,
+            flush=True,
+        )
+        _thread.interrupt_main()

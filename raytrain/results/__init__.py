@@ -1,0 +1,42 @@
+"""Results of a search on disk: writing them while the run goes on, and reading them back.
+
+`RunWriter` keeps `<run>/trials.csv` and `<run>/trials/<trial_id>/` (params, per-epoch
+metrics, TensorBoard events with HParams) current; `load_run` reads a run directory into
+typed `Run` / `TrialRecord` objects for status, analysis and export.
+"""
+
+from raytrain.results._metrics import TUNE_AUTO_KEYS
+from raytrain.results._reader import is_run_dir, load_run, space_rungs
+from raytrain.results._records import (
+    ERROR,
+    FINISHED_STATES,
+    PENDING,
+    RUNNING,
+    STOPPED,
+    TERMINATED,
+    TRIAL_STATES,
+    Run,
+    TrialRecord,
+    asha_rungs,
+)
+from raytrain.results._table import BASE_COLUMNS
+from raytrain.results._writer import RunWriter
+
+__all__ = [
+    "BASE_COLUMNS",
+    "ERROR",
+    "FINISHED_STATES",
+    "PENDING",
+    "RUNNING",
+    "STOPPED",
+    "TERMINATED",
+    "TRIAL_STATES",
+    "TUNE_AUTO_KEYS",
+    "Run",
+    "RunWriter",
+    "TrialRecord",
+    "asha_rungs",
+    "is_run_dir",
+    "load_run",
+    "space_rungs",
+]

@@ -1,0 +1,151 @@
+"""Typed view of a run directory: one `TrialRecord` per trial, one `Run` for the lot.
+
+These are what `raytrain status`, `analyze` and `export` consume, so every value is
+already typed (parameters keep their int/float/str/bool types; metrics are floats) and
+nothing here depends on where the run directory lives now.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+# Trial states as written to trials.csv. FINISHED_STATES never change again.
+PENDING, RUNNING, TERMINATED, STOPPED, ERROR = (
+    "PENDING",
+    "RUNNING",
+    "TERMINATED",
+    "STOPPED",
+    "ERROR",
+)
+TRIAL_STATES = (PENDING, RUNNING, TERMINATED, STOPPED, ERROR)
+FINISHED_STATES = frozenset({TERMINATED, STOPPED, ERROR})
+
+
+def is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def better(a: float, b: float, mode: str) -> bool:
+    """True when `a` is strictly better than `b` under `mode` (min | max)."""
+    return a < b if mode == "min" else a > b
+
+
+def sort_key(value: float | None, mode: str) -> float:
+    """Key that orders values best first; missing and non-finite values last."""
+    if not is_finite(value):
+        return math.inf
+    assert value is not None
+    return value if mode == "min" else -value
+
+
+@dataclass
+class TrialRecord:
+    """One row of trials.csv plus the trial's folder (for per-epoch metrics)."""
+
+    trial_id: str
+    state: str = PENDING
+    params: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 0
+    value: float | None = None  # metric at the last reported epoch
+    best_value: float | None = None  # best finite metric value (per mode)
+    best_epoch: int | None = None
+    rung: int | None = None  # highest ASHA rung milestone (in epochs) reached
+    checkpoint: str | None = None
+    error: str | None = None
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+    trial_dir: Path | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    def metrics(self) -> list[dict[str, float]]:
+        """Per-epoch rows of metrics.csv (`epoch` is an int; empty cells are left out)."""
+        if self.trial_dir is None:
+            return []
+        return read_metrics_csv(self.trial_dir / "metrics.csv")
+
+
+def read_metrics_csv(path: Path) -> list[dict[str, float]]:
+    """Rows of a metrics.csv; tolerates a torn last line of a file being appended to."""
+    if not path.is_file():
+        return []
+    rows: list[dict[str, float]] = []
+    with path.open(newline="") as f:
+        for raw in csv.DictReader(f):
+            row: dict[str, float] = {}
+            for key, cell in raw.items():
+                if key is None or cell in (None, ""):
+                    continue
+                try:
+                    row[key] = int(cell) if key == "epoch" else float(cell)
+                except ValueError:
+                    continue
+            if "epoch" in row:
+                rows.append(row)
+    return rows
+
+
+@dataclass
+class Run:
+    """A run directory read from disk (live, finished, or copied from a cluster)."""
+
+    path: Path
+    name: str
+    metric: str
+    mode: str
+    space: dict[str, Any]
+    trials: list[TrialRecord]
+    param_paths: list[str] = field(default_factory=list)
+    rungs: list[int] = field(default_factory=list)
+
+    def best(self, k: int = 1) -> list[TrialRecord]:
+        """The k trials with the best finite `best_value`, best first."""
+        scored = [t for t in self.trials if is_finite(t.best_value)]
+        scored.sort(key=lambda t: (sort_key(t.best_value, self.mode), t.trial_id))
+        return scored[:k]
+
+    def counts(self) -> dict[str, int]:
+        """Number of trials per state (every state present, zero when none)."""
+        out = dict.fromkeys(TRIAL_STATES, 0)
+        for t in self.trials:
+            out[t.state] = out.get(t.state, 0) + 1
+        return out
+
+    @property
+    def finished(self) -> bool:
+        """All known trials are finished and the tuner has written its end-of-run file
+        (best.yaml), or the space's sample budget is used up."""
+        if any(not t.finished for t in self.trials):
+            return False
+        if (self.path / "best.yaml").is_file():
+            return True
+        budget = (self.space.get("search") or {}).get("num_samples")
+        return bool(self.trials) and isinstance(budget, int) and len(self.trials) >= budget
+
+    @property
+    def updated_at(self) -> datetime | None:
+        stamps = [t.updated_at for t in self.trials if t.updated_at is not None]
+        return max(stamps) if stamps else None
+
+
+def rung_reached(epochs: int, rungs: Sequence[int]) -> int | None:
+    """Highest rung milestone <= epochs (None when no rung was reached)."""
+    reached = [r for r in rungs if epochs >= r]
+    return max(reached) if reached else None
+
+
+def asha_rungs(max_t: int, grace_period: int = 1, reduction_factor: float = 3.0) -> list[int]:
+    """ASHA rung milestones (epochs) the way Ray Tune's AsyncHyperBandScheduler computes them
+    for its first bracket: grace_period * rf**k for k < int(log(max_t/grace)/log(rf) + 1)."""
+    if max_t <= 0 or grace_period <= 0 or reduction_factor <= 1:
+        return []
+    n = int(math.log(max_t / grace_period) / math.log(reduction_factor) + 1)
+    return sorted({math.ceil(grace_period * reduction_factor**k) for k in range(max(n, 0))})

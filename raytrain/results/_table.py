@@ -1,0 +1,153 @@
+"""trials.csv: the one-row-per-trial table, encoded and decoded in one place.
+
+Columns: the fixed `BASE_COLUMNS`, then one `param.<dotted path>` column per parameter
+(empty when a conditional parameter is absent from a trial). The file is always replaced
+atomically (temp file + os.replace) so a reader polling it never sees half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from raytrain.results._records import TrialRecord
+
+BASE_COLUMNS = (
+    "trial_id",
+    "state",
+    "epochs",
+    "rung",
+    "value",
+    "best_value",
+    "best_epoch",
+    "checkpoint",
+    "error",
+    "started_at",
+    "updated_at",
+)
+PARAM_PREFIX = "param."
+
+
+def format_cell(value: Any) -> str:
+    """CSV text of a value: floats keep full precision; None is an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)  # nan, inf, -inf
+    return str(value)
+
+
+def parse_scalar(cell: str) -> Any:
+    """Best-effort typed value of a param cell (used when params.json is missing)."""
+    if cell in ("True", "False"):
+        return cell == "True"
+    for cast in (int, float):
+        try:
+            return cast(cell)
+        except ValueError:
+            pass
+    return cell
+
+
+def _opt_int(cell: str) -> int | None:
+    return int(float(cell)) if cell else None
+
+
+def _opt_float(cell: str) -> float | None:
+    return float(cell) if cell else None
+
+
+def _opt_time(cell: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(cell) if cell else None
+    except ValueError:
+        return None
+
+
+def record_to_row(record: TrialRecord, param_paths: Sequence[str]) -> list[str]:
+    base = [
+        record.trial_id,
+        record.state,
+        str(record.epochs),
+        record.rung,
+        record.value,
+        record.best_value,
+        record.best_epoch,
+        record.checkpoint,
+        record.error,
+        record.started_at,
+        record.updated_at,
+    ]
+    params = [record.params.get(p) for p in param_paths]
+    return [format_cell(v) for v in (*base, *params)]
+
+
+def row_to_record(row: dict[str, str]) -> TrialRecord:
+    def get(key: str) -> str:
+        return row.get(key) or ""
+
+    params = {
+        key[len(PARAM_PREFIX) :]: parse_scalar(cell)
+        for key, cell in row.items()
+        if key and key.startswith(PARAM_PREFIX) and cell not in (None, "")
+    }
+    return TrialRecord(
+        trial_id=get("trial_id"),
+        state=get("state") or "PENDING",
+        params=params,
+        epochs=_opt_int(get("epochs")) or 0,
+        value=_opt_float(get("value")),
+        best_value=_opt_float(get("best_value")),
+        best_epoch=_opt_int(get("best_epoch")),
+        rung=_opt_int(get("rung")),
+        checkpoint=get("checkpoint") or None,
+        error=get("error") or None,
+        started_at=_opt_time(get("started_at")),
+        updated_at=_opt_time(get("updated_at")),
+    )
+
+
+def render_table(records: Iterable[TrialRecord], param_paths: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*BASE_COLUMNS, *(PARAM_PREFIX + p for p in param_paths)])
+    for record in records:
+        writer.writerow(record_to_row(record, param_paths))
+    return buf.getvalue()
+
+
+def read_table(path: Path) -> tuple[list[TrialRecord], list[str]]:
+    """Records and parameter paths (in column order) of a trials.csv."""
+    if not path.is_file():
+        return [], []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        params = [
+            c[len(PARAM_PREFIX) :] for c in reader.fieldnames or [] if c.startswith(PARAM_PREFIX)
+        ]
+        records = [row_to_record(row) for row in reader if row.get("trial_id")]
+    return records, params
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder and os.replace, so readers never see a
+    partial file (os.replace is atomic on POSIX and Windows)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the table is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,122 @@
+"""`raytrain analyze`: top trials, parameter importance, advice and plots of a run, as one
+`Analysis` value that renders as text (rich) or JSON (for scripts)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from raytrain.results._records import Run, TrialRecord
+from raytrain.results.advice import Facts, advise
+from raytrain.results.importance import Importance, param_importance
+from raytrain.results.specs import run_params
+from raytrain.results.view import STATE_LABELS, fmt_value
+
+PLOTS_DIR = "plots"
+
+
+@dataclass
+class Analysis:
+    run: Run
+    top: list[TrialRecord]
+    importance: Importance
+    advice: list[str]
+    plots: list[Path] = field(default_factory=list)
+
+
+def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
+    params = run_params(run)
+    importance = param_importance(run, params)
+    advice = advise(Facts(run=run, params=params, importance=importance, top_k=top_k))
+    written: list[Path] = []
+    if plots:
+        from raytrain.results.plots import write_all
+
+        written = write_all(run, params, importance, run.path / PLOTS_DIR)
+    return Analysis(run, run.best(top_k), importance, advice, written)
+
+
+def _num(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def trial_json(t: TrialRecord) -> dict[str, Any]:
+    return {
+        "trial_id": t.trial_id,
+        "state": t.state,
+        "best_value": _num(t.best_value),
+        "best_epoch": t.best_epoch,
+        "value": _num(t.value),
+        "epochs": t.epochs,
+        "rung": t.rung,
+        "checkpoint": t.checkpoint,
+        "params": t.params,
+    }
+
+
+def to_json(a: Analysis) -> dict[str, Any]:
+    run = a.run
+    return {
+        "run": run.name,
+        "run_dir": str(run.path),
+        "metric": run.metric,
+        "mode": run.mode,
+        "counts": run.counts(),
+        "finished": run.finished,
+        "top": [trial_json(t) for t in a.top],
+        "importance": dict(a.importance.values) or None,
+        "importance_scope": a.importance.scope,
+        "importance_note": a.importance.note,
+        "advice": a.advice,
+        "plots": [str(p) for p in a.plots],
+    }
+
+
+def render_text(a: Analysis) -> RenderableType:
+    run = a.run
+    parts: list[RenderableType] = []
+    top = Table(
+        title=f"{run.name}: top {len(a.top)} by best {run.metric} ({run.mode})",
+        title_justify="left",
+    )
+    for col in ("#", "trial", "state", f"best {run.metric}", "@epoch", "epochs"):
+        top.add_column(col, justify="left" if col in ("trial", "state") else "right")
+    for path in run.param_paths:
+        top.add_column(path, justify="right")
+    for i, t in enumerate(a.top, start=1):
+        label, style = STATE_LABELS.get(t.state, (t.state, ""))
+        top.add_row(
+            str(i),
+            t.trial_id,
+            Text(label, style=style),
+            fmt_value(t.best_value),
+            fmt_value(t.best_epoch),
+            str(t.epochs),
+            *(fmt_value(t.params.get(p)) for p in run.param_paths),
+        )
+    parts.append(top if a.top else Text(f"No trial has a finite {run.metric} yet.", style="yellow"))
+    if a.importance.values:
+        imp = Table(title="parameter importance", title_justify="left")
+        imp.add_column("parameter")
+        imp.add_column("importance", justify="right")
+        imp.add_column("")
+        imp.add_column("exists when")
+        for path, share in a.importance.values.items():
+            bar = Text("█" * round(share * 30), style="blue")
+            imp.add_row(path, f"{share:.3f}", bar, a.importance.scope.get(path, ""))
+        parts.append(imp)
+    if a.importance.note:
+        parts.append(Text(a.importance.note, style="dim"))
+    parts.append(Text("advice:", style="bold"))
+    for line in a.advice or ["nothing stands out: the space and budget look reasonable."]:
+        parts.append(Text(f"  - {line}"))
+    if a.plots:
+        parts.append(Text(f"plots ({len(a.plots)}) in {a.plots[0].parent}/:", style="bold"))
+        parts.append(Text("  " + "  ".join(p.name for p in a.plots)))
+    return Group(*parts)

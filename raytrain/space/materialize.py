@@ -1,0 +1,34 @@
+"""A sampled point -> the complete train config a trial runs (and `best.yaml` exports)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from raytrain.config.parse import parse_train_config
+from raytrain.config.schema import TrainConfig
+from raytrain.config.tree import set_path, split_path
+from raytrain.space.types import Space
+
+
+def materialize(space: Space, params: Mapping[str, Any]) -> dict[str, Any]:
+    """`space.config` with the constants and the sampled `{dotted path: value}` merged in.
+
+    Raises ValueError for a key that is not a parameter of the space (a bug upstream,
+    e.g. a point from another space), so a typo can never silently train the defaults.
+    """
+    known = {p.path for p in space.parameters} | set(space.constants)
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"not parameters of space {space.name!r}: {', '.join(unknown)}")
+    config = copy.deepcopy(space.config)
+    for path, value in {**space.constants, **params}.items():
+        set_path(config, split_path(path), copy.deepcopy(value))
+    return config
+
+
+def trial_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
+    """The typed train config of one trial (validated like any config)."""
+    source = str(space.source) if space.source else None
+    return parse_train_config(materialize(space, params), file=source)

@@ -1,0 +1,182 @@
+"""A loaded space document (plain data + line map) -> a validated `Space`.
+
+Pure: no file access (see `raytrain.space.loading`). Every problem found anywhere in the
+document is collected and raised together as one `InputError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from raytrain.config.parse import check_train_config, train_config_to_dict
+from raytrain.config.problems import Problems
+from raytrain.config.schema import TrainConfig
+from raytrain.config.tree import set_path, split_path, suggest
+from raytrain.config.yaml_io import LineMap
+from raytrain.errors import Problem
+from raytrain.space.crosscheck import check_against_config
+from raytrain.space.parameters import parse_parameters
+from raytrain.space.settings import (
+    parse_failure,
+    parse_resources,
+    parse_scheduler,
+    parse_search,
+)
+from raytrain.space.types import FloatParam, Mode, Param, Space
+
+TOP_KEYS = (
+    "name",
+    "base",
+    "config",
+    "metric",
+    "mode",
+    "parameters",
+    "search",
+    "scheduler",
+    "resources",
+    "failure",
+)
+MODES = ("min", "max")
+_NAMED = ("model", "data", "optimizer", "lr_scheduler")
+_NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*$")
+
+
+def parse_space(
+    data: Any,
+    lines: LineMap,
+    *,
+    default_name: str,
+    source: Path | None = None,
+    problems: Sequence[Problem] = (),
+) -> Space:
+    """Validate a space document and build the `Space`; raise InputError on any problem.
+
+    `problems` found earlier (YAML syntax, overrides, base file) are raised together with
+    the schema's, so the user sees everything wrong at once.
+    """
+    probs = Problems(lines, items=list(problems))
+    if not isinstance(data, Mapping):
+        probs.add((), f"a space file must be a mapping of keys ({', '.join(TOP_KEYS)})")
+        probs.raise_if_any()
+    for key in data:
+        if key not in TOP_KEYS:
+            probs.add((key,), f"unknown key; {suggest(str(key), TOP_KEYS)}")
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not _NAME.match(name):
+        probs.add(
+            ("name",), f"must be a name usable as a folder (letters, digits, . _ -), got {name!r}"
+        )
+    metric, mode = _objective(data, probs)
+    if "config" not in data and "base" not in data:
+        probs.add(("config",), "missing key: the base train config (or `base: file.yaml`)")
+    params, constants = parse_parameters(data.get("parameters"), probs.under("parameters"))
+    config = _config(data.get("config"), metric, mode, params, constants, probs)
+
+    search = parse_search(data.get("search"), probs.under("search"))
+    max_epochs = config["trainer"]["max_epochs"]
+    scheduler = parse_scheduler(data.get("scheduler"), probs.under("scheduler"), max_epochs)
+    res = config["resources"]
+    resources = parse_resources(
+        data.get("resources"),
+        probs.under("resources"),
+        {
+            "workers_per_trial": res["workers"],
+            "cpus_per_worker": res["cpus_per_worker"],
+            "gpus_per_worker": res["gpus_per_worker"],
+        },
+    )
+    # the space's resources are what every trial (and the exported config) runs with
+    config["resources"] = {
+        "workers": resources.workers_per_trial,
+        "cpus_per_worker": resources.cpus_per_worker,
+        "gpus_per_worker": resources.gpus_per_worker,
+    }
+    failure = parse_failure(data.get("failure"), probs.under("failure"))
+    if search.sampler == "grid":
+        _check_grid(params, probs.under("parameters"))
+    probs.raise_if_any()
+    return Space(
+        name=str(name),
+        config=config,
+        metric=metric,
+        mode=mode,
+        parameters=tuple(params.values()),
+        constants=constants,
+        search=search,
+        scheduler=scheduler,
+        resources=resources,
+        failure=failure,
+        source=source,
+    )
+
+
+def _config(
+    raw: Any,
+    metric: str,
+    mode: Mode,
+    params: Mapping[str, Param],
+    constants: Mapping[str, Any],
+    probs: Problems,
+) -> dict[str, Any]:
+    """The complete base train config (constants merged), checked with every parameter."""
+    raw = _with_defaults(raw or {}, metric, mode) if isinstance(raw or {}, Mapping) else raw
+    check_train_config(raw, probs.under("config"))
+    if not isinstance(raw, Mapping):
+        return train_config_to_dict(TrainConfig())
+    check_against_config(raw, constants, params, probs.under("parameters"))
+    merged = copy.deepcopy(dict(raw))
+    for path, value in constants.items():
+        with contextlib.suppress(TypeError):  # reported by check_against_config
+            set_path(merged, split_path(path), copy.deepcopy(value))
+    return train_config_to_dict(check_train_config(merged, Problems()))  # reported above
+
+
+def _check_grid(params: Mapping[str, Param], probs: Problems) -> None:
+    for p in params.values():
+        if isinstance(p, FloatParam) and p.step is None:
+            probs.add(
+                (p.path,),
+                "the grid sampler needs a finite set of values: give this float a `step`, "
+                "or use type: categorical / int",
+            )
+
+
+def _objective(data: Mapping[str, Any], probs: Problems) -> tuple[str, Mode]:
+    metric = data.get("metric")
+    mode = data.get("mode")
+    if "metric" not in data:
+        probs.add(("metric",), "missing key: the metric to optimise (e.g. val_loss)")
+    elif not isinstance(metric, str) or not metric:
+        probs.add(("metric",), f"must be a metric name (a string), got {metric!r}")
+    if "mode" not in data:
+        probs.add(("mode",), "missing key: min or max")
+    elif mode not in MODES:
+        probs.add(
+            ("mode",),
+            f"must be min or max, got {mode!r}; {suggest(str(mode), MODES, 'valid modes')}",
+        )
+    return (metric if isinstance(metric, str) else "", mode if mode in MODES else "min")
+
+
+def _with_defaults(config: Mapping[str, Any], metric: str, mode: str) -> dict[str, Any]:
+    """Sections left out take their defaults, so `model.hidden` has a model to go into.
+
+    The space's metric/mode decide "best" unless the config names its own.
+    """
+    out = dict(config)
+    for section, default in train_config_to_dict(TrainConfig()).items():
+        if section in _NAMED and section not in out:
+            out[section] = default
+    ckpt = out.get("checkpoint")
+    if ckpt is None or isinstance(ckpt, Mapping):
+        ckpt = dict(ckpt or {})
+        if metric:
+            ckpt.setdefault("metric", metric)
+        ckpt.setdefault("mode", mode)
+        out["checkpoint"] = ckpt
+    return out

@@ -1,0 +1,51 @@
+"""The checkpoint policy: when a reported epoch carries a checkpoint, and what Ray keeps.
+
+Checkpoints are not free (about 2 s each on a small CPU box, mostly upload + bookkeeping),
+so by default a run checkpoints every `every_n_epochs` and at its end, never "just because".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from raytrain.config.schema import CheckpointConfig
+
+if TYPE_CHECKING:
+    import ray.train
+
+CHECKPOINT_NAME = "checkpoint.ckpt"  # the Lightning file inside each Ray checkpoint directory
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    every_n_epochs: int = 1
+    save_last: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: CheckpointConfig) -> CheckpointPolicy:
+        return cls(every_n_epochs=cfg.every_n_epochs, save_last=cfg.save_last)
+
+    def wants(self, epoch: int, is_last: bool) -> bool:
+        """`epoch` is the number of completed epochs (1-based)."""
+        periodic = self.every_n_epochs > 0 and epoch % self.every_n_epochs == 0
+        return periodic or (is_last and self.save_last)
+
+
+def ray_checkpoint_config(cfg: CheckpointConfig) -> ray.train.CheckpointConfig:
+    """What Ray Train keeps on storage. Ray always keeps the latest checkpoint as well.
+
+    Ray ranks by one metric only, so a run with `extra_metrics` keeps every checkpoint and
+    the best per metric is picked afterwards (see `raytrain.trial.results`).
+    """
+    import ray.train
+
+    if cfg.extra_metrics:
+        return ray.train.CheckpointConfig(num_to_keep=None)
+    if cfg.save_best:
+        return ray.train.CheckpointConfig(
+            num_to_keep=cfg.num_to_keep,
+            checkpoint_score_attribute=cfg.metric,
+            checkpoint_score_order=cfg.mode,
+        )
+    return ray.train.CheckpointConfig(num_to_keep=cfg.num_to_keep)

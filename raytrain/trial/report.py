@@ -1,0 +1,78 @@
+"""The Lightning callback that reports each validated epoch to Ray Train.
+
+Every rank calls `ray.train.report` (Ray Train requires it); only rank 0 attaches the
+checkpoint, an ordinary Lightning `.ckpt` (loadable with `Module.load_from_checkpoint`).
+Metrics are everything the module logged, as floats, plus `epoch` = completed epochs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Checkpoint
+
+from raytrain.trial.checkpointing import CHECKPOINT_NAME, CheckpointPolicy
+from raytrain.trial.errors import MetricNotLoggedError
+
+
+def scalar_metrics(callback_metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Logged values as plain floats (non-scalar tensors are skipped)."""
+    out: dict[str, float] = {}
+    for key, value in callback_metrics.items():
+        if hasattr(value, "numel"):
+            if value.numel() != 1:
+                continue
+            value = value.item()
+        if isinstance(value, (int, float)):
+            out[key] = float(value)
+    return out
+
+
+class RayReportCallback(Checkpoint):
+    """Reports at the end of every epoch that ran validation (and at the last epoch).
+
+    It subclasses Lightning's `Checkpoint` so Lightning runs it after the module's own
+    `on_train_epoch_end` and after EarlyStopping: it sees every logged metric and knows
+    whether this is the final epoch.
+    """
+
+    def __init__(self, policy: CheckpointPolicy, required_metrics: Iterable[str]) -> None:
+        self.policy = policy
+        self.required_metrics = tuple(dict.fromkeys(required_metrics))
+        self._validated_epoch = -1
+        self._checked = False
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._validated_epoch = trainer.current_epoch
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        import ray.train
+
+        epoch = trainer.current_epoch + 1
+        is_last = trainer.should_stop or (
+            trainer.max_epochs is not None and epoch >= trainer.max_epochs
+        )
+        if self._validated_epoch != trainer.current_epoch and not is_last:
+            return
+        logged = scalar_metrics(trainer.callback_metrics)
+        if not self._checked:
+            missing = [m for m in self.required_metrics if m not in logged]
+            if missing:
+                raise MetricNotLoggedError(missing, logged)
+            self._checked = True
+        metrics: dict[str, Any] = {**logged, "epoch": epoch}  # an int: ASHA's time unit
+        if not self.policy.wants(epoch, is_last):
+            ray.train.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="raytrain-ckpt-") as tmp:
+            # All ranks call save_checkpoint (it may gather state); Lightning writes on rank 0.
+            trainer.save_checkpoint(os.path.join(tmp, CHECKPOINT_NAME))
+            checkpoint = (
+                ray.train.Checkpoint.from_directory(tmp) if trainer.is_global_zero else None
+            )
+            ray.train.report(metrics, checkpoint=checkpoint)

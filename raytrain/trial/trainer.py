@@ -1,0 +1,68 @@
+"""`build_torch_trainer`: one run of a train config as a Ray Train `TorchTrainer`.
+
+Used by `raytrain train` and, inside each Ray Tune trial, by the tuner. The trainer is sized
+by `cfg.resources` (DDP over `workers` processes; gloo on CPU, NCCL on GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from raytrain.config.schema import ResourcesConfig, TrainConfig
+from raytrain.trial.checkpointing import ray_checkpoint_config
+
+if TYPE_CHECKING:
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+
+def scaling_config(resources: ResourcesConfig) -> ray.train.ScalingConfig:
+    import ray.train
+
+    per_worker = {"CPU": resources.cpus_per_worker}
+    if resources.gpus_per_worker > 0:
+        per_worker["GPU"] = resources.gpus_per_worker
+    return ray.train.ScalingConfig(
+        num_workers=resources.workers,
+        use_gpu=resources.gpus_per_worker > 0,
+        resources_per_worker=per_worker,
+    )
+
+
+def build_torch_trainer(
+    cfg: TrainConfig,
+    *,
+    run_config: ray.train.RunConfig,
+    metrics_hint: Iterable[str] | None = None,
+    resume_from_checkpoint: ray.train.Checkpoint | None = None,
+) -> TorchTrainer:
+    """A TorchTrainer that fits `cfg` and reports every validated epoch.
+
+    `run_config` gives name / storage / callbacks / failure policy; its checkpoint_config is
+    replaced by the one `cfg.checkpoint` implies. `metrics_hint` names metrics that must be
+    logged besides the checkpoint metric(s) (e.g. the tune metric): a run that does not log
+    them fails after its first validation epoch with a message listing what was logged.
+    A Train run restarted under the same name/storage resumes from its own latest checkpoint
+    (Ray Train V2 fault tolerance); otherwise `resume_from_checkpoint` (e.g. a restored Tune
+    trial's checkpoint) is where the fit continues from.
+    """
+    from ray.train.torch import TorchTrainer
+
+    from raytrain.trial.loop import train_loop_per_worker
+
+    run_config = dataclasses.replace(
+        run_config, checkpoint_config=ray_checkpoint_config(cfg.checkpoint)
+    )
+    return TorchTrainer(
+        train_loop_per_worker,
+        # V2 deprecates TorchTrainer(resume_from_checkpoint=...): the loop loads it itself.
+        train_loop_config={
+            "config": cfg,
+            "metrics_hint": list(metrics_hint or ()),
+            "resume_from": resume_from_checkpoint,
+        },
+        scaling_config=scaling_config(cfg.resources),
+        run_config=run_config,
+    )

@@ -1,0 +1,220 @@
+"""Driver-side Tune callbacks: keep the run directory current and feed the live view.
+
+They run in the driver process (on the head node), so `trials.csv`, per-trial metrics and
+TensorBoard events land in one place even when trials run on other nodes. Both callbacks
+are pickled into Tune's experiment state; anything holding files or a terminal is built
+in `setup()` and dropped from the pickle.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ray.tune import Callback
+
+from raytrain.tune.live import LiveState, LiveView, TrialView
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
+
+    from raytrain.results import RunWriter
+
+CHECKPOINT_PATH_KEY = "checkpoint_path"  # set by ray.tune.integration.ray_train
+# Keys of Tune's own bookkeeping that are not metrics of the model.
+_TUNE_KEYS = {
+    "done", "training_iteration", "trial_id", "date", "timestamp", "time_this_iter_s",
+    "time_total_s", "pid", "hostname", "node_ip", "time_since_restore",
+    "iterations_since_restore", "config", "experiment_tag", "should_checkpoint",
+    CHECKPOINT_PATH_KEY,
+}
+
+
+def model_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """The metrics a trial reported (plus `epoch`), without Tune's bookkeeping."""
+    return {
+        k: v for k, v in result.items()
+        if k not in _TUNE_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def final_state(trial: Trial, planned_epochs: int) -> str:
+    """TERMINATED when the trial trained all its planned epochs, STOPPED when it ended
+    before (ASHA, a non-finite metric, or its own early stopping), ERROR if it failed.
+    Tune marks scheduler-stopped trials `done` as well, so `done` cannot tell them apart."""
+    if trial.status == "ERROR":
+        return "ERROR"
+    epoch = (trial.last_result or {}).get("epoch") or 0
+    return "TERMINATED" if int(epoch) >= planned_epochs else "STOPPED"
+
+
+def planned_epochs(params: dict[str, Any], default: int) -> int:
+    """The trial's max_epochs: a searched `trainer.max_epochs`, else the space's."""
+    value = params.get("trainer.max_epochs", default)
+    return int(value) if isinstance(value, (int, float)) else default
+
+
+class RunDirCallback(Callback):
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        metric: str,
+        mode: str,
+        param_paths: Sequence[str],
+        rungs: Sequence[int],
+        max_epochs: int,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.max_epochs = max_epochs
+        self.metric, self.mode = metric, mode
+        self.param_paths = list(param_paths)
+        self.rungs = list(rungs)
+        self._writer: RunWriter | None = None
+        self._seen: set[str] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_writer"] = None
+        state["_seen"] = set()
+        return state
+
+    @property
+    def writer(self) -> RunWriter:
+        if self._writer is None:
+            from raytrain.results import RunWriter
+
+            self._writer = RunWriter(
+                self.run_dir,
+                metric=self.metric,
+                mode=self.mode,
+                param_paths=self.param_paths,
+                rungs=self.rungs,
+            )
+        return self._writer
+
+    def _add(self, trial: Trial) -> None:
+        if trial.trial_id not in self._seen:
+            self._seen.add(trial.trial_id)
+            self.writer.trial_added(trial.trial_id, dict(trial.config))
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        new = [t for t in trials if t.trial_id not in self._seen]
+        for trial in new:
+            self._add(trial)
+        if new:
+            self.writer.flush()
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._add(trial)
+        self.writer.trial_started(trial.trial_id)
+
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
+    ) -> None:
+        self._add(trial)
+        metrics = model_metrics(result)
+        self.writer.trial_result(trial.trial_id, metrics)
+        checkpoint = result.get(CHECKPOINT_PATH_KEY)
+        if checkpoint:
+            epoch = metrics.get("epoch")
+            self.writer.trial_checkpoint(
+                trial.trial_id, str(checkpoint), epoch=int(epoch) if epoch is not None else None
+            )
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._add(trial)
+        state = final_state(trial, planned_epochs(trial.config, self.max_epochs))
+        self.writer.trial_finished(trial.trial_id, state)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._add(trial)
+        self.writer.trial_finished(trial.trial_id, "ERROR", error=_error_text(trial))
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+
+def _error_text(trial: Trial) -> str:
+    """The trial's full error text (the writer keeps it in error.txt, its last line in
+    trials.csv)."""
+    path = getattr(trial, "error_file", None) or ""
+    try:
+        text = Path(path).read_text().strip() if path else ""
+    except OSError:
+        text = ""
+    return text or "failed (no error text was recorded)"
+
+
+class LiveViewCallback(Callback):
+    """Feeds `LiveView` (a compact refreshing table) from Tune's trial list."""
+
+    def __init__(self, *, name: str, metric: str, mode: str, budget: int, concurrency: int,
+                 live: bool | None, max_epochs: int) -> None:
+        self.name, self.metric, self.mode = name, metric, mode
+        self.max_epochs = max_epochs
+        self.budget, self.concurrency, self.live = budget, concurrency, live
+        self._view: LiveView | None = None
+        self._last = 0.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_view"] = None
+        return state
+
+    def setup(self, **info: Any) -> None:
+        self._view = LiveView(live=self.live)
+        self._view.start(time.time())
+
+    def _state(
+        self, trials: list[Trial], finished: Trial | None = None, how: str | None = None
+    ) -> LiveState:
+        views = []
+        for t in trials:
+            ended = t is finished or t.status in ("TERMINATED", "ERROR")
+            final = how if t is finished and how else final_state(
+                t, planned_epochs(t.config, self.max_epochs)
+            )
+            status = final if ended else t.status
+            last = t.last_result or {}
+            value = last.get(self.metric)
+            views.append(
+                TrialView(
+                    trial_id=t.trial_id,
+                    status=status,
+                    params=dict(t.config),
+                    epoch=int(last.get("epoch", 0) or 0),
+                    value=float(value) if isinstance(value, (int, float)) else math.nan,
+                    seconds=float(last.get("time_total_s", 0.0) or 0.0),
+                )
+            )
+        return LiveState(
+            name=self.name, metric=self.metric, mode=self.mode, budget=self.budget,
+            concurrency=self.concurrency, trials=views,
+        )
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        now = time.time()
+        if self._view is not None and now - self._last >= 0.5:
+            self._last = now
+            self._view.update(self._state(trials), now)
+
+    def _ended(self, trials: list[Trial], trial: Trial, how: str | None) -> None:
+        if self._view is not None:
+            state = self._state(trials, finished=trial, how=how)
+            self._view.event(state, trial.trial_id, time.time())
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._ended(trials, trial, None)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._ended(trials, trial, "ERROR")
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        if self._view is not None:
+            self._view.update(self._state(trials), time.time())
+            self._view.stop()

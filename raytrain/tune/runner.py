@@ -1,0 +1,230 @@
+"""Assemble and run (or resume) a Ray Tune experiment for a validated space.
+
+Everything of a run lives in `<storage>/<name>/`: `space.yaml`, `optuna.journal`,
+`trials.csv`, and `trials/`, which is Tune's experiment directory (its state files) with one
+folder per trial holding our records of that trial and its Ray Train checkpoints. So
+`--resume`, `status` and `export` need nothing but that folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raytrain.errors import InputError, RunError
+from raytrain.space.types import Space
+from raytrain.tune.trainable import TRIALS_DIR
+
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    storage: Path = Path("runs")
+    name: str | None = None
+    address: str | None = None
+    resume: bool = False
+    dry_run: bool = False
+    verbose: bool = False
+    live: bool | None = None  # None: a live table when stdout is a terminal
+
+
+@dataclass(frozen=True)
+class TuneOutcome:
+    run_dir: Path
+    complete: bool  # every planned trial finished
+    trials: int
+    best_file: Path | None
+
+
+def budget_of(space: Space) -> int:
+    """Trials to run: num_samples, or the grid's size when that is smaller."""
+    if space.search.sampler == "grid":
+        from raytrain.tune.searchers import grid_size
+
+        return min(space.search.num_samples, grid_size(space))
+    return space.search.num_samples
+
+
+def trial_dirname(trial: Any) -> str:
+    return str(trial.trial_id)
+
+
+def _fail_orphaned_optuna_trials(space: Space, run_dir: Path) -> int:
+    """Trials the journal still has as RUNNING after every Tune trial has ended (their
+    driver died between two state saves): mark them failed so they do not count as
+    running points for TPE's constant liar on a later extension."""
+    import optuna
+
+    from raytrain.tune.searchers import journal_storage
+
+    study = optuna.load_study(study_name=space.name, storage=journal_storage(run_dir))
+    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for t in stale:
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    return len(stale)
+
+
+def run_tune(space: Space, options: TuneOptions, echo: Callable[[str], None] = print) -> TuneOutcome:
+    from raytrain.space import dump_space
+    from raytrain.tune.rundir import check_new_run, check_resume, run_dir_for
+
+    run_dir = run_dir_for(options.storage, options.name or space.name)
+    dump = dump_space(space)
+    if options.resume:
+        check_resume(run_dir, dump)
+    elif not options.dry_run:
+        check_new_run(run_dir)
+    budget = budget_of(space)
+    with contextlib.ExitStack() as stack:
+        dashboard = _connect(space, options, stack)
+        if dashboard:
+            echo(f"Ray dashboard: {dashboard}")
+        return _run_on_ray(space, options, run_dir, dump, budget, echo)
+
+
+def _run_on_ray(
+    space: Space, options: TuneOptions, run_dir: Path, dump: dict[str, Any], budget: int,
+    echo: Callable[[str], None],
+) -> TuneOutcome:
+    import ray
+
+    from raytrain.space import asha_rungs, render_plan
+    from raytrain.tune.resources import nodes_from_ray, plan_resources
+    from raytrain.tune.rundir import write_space
+
+    plan, problems = plan_resources(
+        space.resources, nodes_from_ray(ray.nodes()), num_samples=budget,
+        source=str(space.source) if space.source else None,
+    )
+    if plan is None:
+        raise InputError(problems)
+    echo(render_plan(space))
+    echo(plan.describe())
+    if options.dry_run:
+        echo("dry run: no trials started.")
+        return TuneOutcome(run_dir=run_dir, complete=False, trials=0, best_file=None)
+
+    write_space(run_dir, dump)
+    echo(f"run directory: {run_dir}")
+    # Save Tune's experiment state every couple of seconds (default: adaptive, often
+    # tens of seconds), so a killed driver loses at most that much bookkeeping.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+
+    tuner = _build_or_restore(space, run_dir, budget, plan.max_concurrent_trials, options,
+                              rungs=asha_rungs(space) if space.scheduler.type == "asha" else [])
+    try:
+        tuner.fit()
+    except ray.exceptions.RayError as exc:  # pragma: no cover - cluster failures
+        raise RunError(f"the search failed: {exc}") from exc
+    return _finish(space, run_dir, budget, echo)
+
+
+def _connect(space: Space, options: TuneOptions, stack: contextlib.ExitStack) -> str | None:
+    """Start a private local Ray (stopped when `stack` closes) or join `options.address`,
+    so that the space's `_target_` code imports on every worker."""
+    from raytrain.local_ray import local_ray
+    from raytrain.space import trial_config
+    from raytrain.trial.user_code import put_cwd_on_path, user_code_runtime_env
+
+    cwd = Path.cwd()
+    put_cwd_on_path(cwd)
+    env = user_code_runtime_env(trial_config(space, {}), cwd, remote=options.address is not None)
+    address, dashboard = options.address, None
+    if address is None:
+        local = stack.enter_context(local_ray())
+        address, dashboard = local.address, local.dashboard_url
+    import ray
+
+    ctx = ray.init(
+        address=address,
+        runtime_env=env,
+        log_to_driver=options.verbose,
+        logging_level=logging.INFO if options.verbose else logging.WARNING,
+    )
+    stack.callback(ray.shutdown)
+    url = dashboard or getattr(ctx, "dashboard_url", None)
+    return f"http://{url}" if url and not str(url).startswith("http") else url
+
+
+def _build_or_restore(
+    space: Space, run_dir: Path, budget: int, concurrency: int, options: TuneOptions,
+    *, rungs: list[int],
+) -> Any:
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    from raytrain.tune.budget import BudgetedSearchGenerator
+    from raytrain.tune.callbacks import LiveViewCallback, RunDirCallback
+    from raytrain.tune.schedulers import make_scheduler
+    from raytrain.tune.searchers import make_searcher
+    from raytrain.tune.trainable import NonFiniteStopper, make_trainable
+
+    trainable = make_trainable(space, run_dir)
+    tune_dir = str(run_dir / TRIALS_DIR)
+    if options.resume and tune.Tuner.can_restore(tune_dir):
+        return tune.Tuner.restore(
+            tune_dir, trainable=trainable, resume_unfinished=True, resume_errored=False,
+        )
+    max_epochs = int(space.config["trainer"]["max_epochs"])
+    searcher = BudgetedSearchGenerator(
+        ConcurrencyLimiter(make_searcher(space, run_dir), max_concurrent=concurrency),
+        run_dir=run_dir,
+    )
+    callbacks = [
+        RunDirCallback(
+            run_dir, metric=space.metric, mode=space.mode,
+            param_paths=[p.path for p in space.parameters], rungs=rungs,
+            max_epochs=max_epochs,
+        ),
+        LiveViewCallback(
+            name=space.name, metric=space.metric, mode=space.mode, budget=budget,
+            concurrency=concurrency, live=options.live, max_epochs=max_epochs,
+        ),
+    ]
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=make_scheduler(space),
+            num_samples=budget,
+            trial_dirname_creator=trial_dirname,
+            reuse_actors=False,
+        ),
+        run_config=tune.RunConfig(
+            name=TRIALS_DIR,
+            storage_path=str(run_dir),
+            failure_config=tune.FailureConfig(max_failures=space.failure.max_failures),
+            stop=NonFiniteStopper(space.metric),
+            callbacks=callbacks,
+            verbose=2 if options.verbose else 0,
+        ),
+    )
+
+
+def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None]) -> TuneOutcome:
+    from raytrain.results import load_run
+    from raytrain.results.export import export_best, render_top
+
+    run = load_run(run_dir)
+    finished = [t for t in run.trials if t.state in ("TERMINATED", "STOPPED", "ERROR")]
+    complete = len(finished) >= budget
+    if complete:
+        _fail_orphaned_optuna_trials(space, run_dir)
+    echo(render_top(run, k=5))
+    best_file: Path | None = None
+    if run.best(1):
+        best_file = export_best(run_dir, run_dir / "best.yaml", top_k=1)[0]
+        echo(f"best config: {best_file}")
+        echo(f"final run:   raytrain train {best_file}")
+    if not complete:
+        echo(
+            f"{len(finished)}/{budget} trials finished. Continue with: "
+            f"raytrain tune {run_dir} --resume"
+        )
+    return TuneOutcome(run_dir=run_dir, complete=complete, trials=len(run.trials),
+                       best_file=best_file)

@@ -1,0 +1,77 @@
+"""The Tune trial: one sampled point -> a train config -> a Ray Train TorchTrainer fit.
+
+The trial function itself holds no CPU (`TRIAL_BUNDLE`); its TorchTrainer asks for the real
+worker resources. Each trial's Train run is named by the Tune trial id under
+`<run>/trials/`, i.e. it shares the trial's folder with our records, and a trial that Tune
+restarts (retry after a failure, or `--resume` after the driver died) finds its own latest
+checkpoint through Ray Train's storage and continues from it instead of starting over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from raytrain.config.schema import ResourcesConfig, TrainConfig
+from raytrain.space.types import Space
+from raytrain.tune.resources import TRIAL_BUNDLE
+
+TRIALS_DIR = "trials"  # Tune experiment dir inside the run dir; one folder per trial
+
+
+def trial_train_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
+    """The complete train config of one trial: base config + sampled values + the
+    space's per-trial resources (so an exported config reproduces the same layout)."""
+    from raytrain.space import trial_config
+
+    cfg = trial_config(space, params)
+    r = space.resources
+    return dataclasses.replace(
+        cfg,
+        resources=ResourcesConfig(
+            workers=r.workers_per_trial,
+            cpus_per_worker=r.cpus_per_worker,
+            gpus_per_worker=r.gpus_per_worker,
+        ),
+    )
+
+
+def make_trainable(space: Space, run_dir: Path) -> Callable[..., Any]:
+    from ray import tune
+
+    trials_dir = str(Path(run_dir).resolve() / TRIALS_DIR)
+
+    def raytrain_trial(params: dict[str, Any]) -> None:
+        import ray.train
+        from ray.tune.integration.ray_train import TuneReportCallback
+
+        from raytrain.trial import build_torch_trainer
+
+        cfg = trial_train_config(space, params)
+        trial_id = tune.get_context().get_trial_id()
+        run_config = ray.train.RunConfig(
+            name=trial_id,
+            storage_path=trials_dir,
+            callbacks=[TuneReportCallback()],
+            # Retries are Tune's job (failure.max_failures), one level up.
+            failure_config=ray.train.FailureConfig(max_failures=0),
+        )
+        build_torch_trainer(cfg, run_config=run_config).fit()
+
+    return tune.with_resources(raytrain_trial, dict(TRIAL_BUNDLE))
+
+
+class NonFiniteStopper:
+    """Tune `stop` criterion: end a trial as soon as its metric is NaN or infinite
+    (a diverged trial only burns compute; it can never win)."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        import math
+
+        value = result.get(self.metric)
+        return isinstance(value, float) and not math.isfinite(value)

@@ -1,0 +1,229 @@
+"""A tiny search on a multi-node Ray cluster: trials must train on more than one node.
+
+The cluster is Ray's fake multi-node provider (cluster/fake-multinode.yaml): a head
+without CPUs for training plus two worker "nodes" that are separate raylets on this
+machine, started with `RAY_FAKE_CLUSTER=1 ray start --head --autoscaling-config=...`.
+Each node has its own node id, so a LightningModule that records
+`ray.get_runtime_context().get_node_id()` shows where each trial trained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.e2e, pytest.mark.ray]
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE_CLUSTER = REPO / "cluster" / "fake-multinode.yaml"
+WORKER_NODES = 2
+
+PROBE_MODULE = '''\
+"""An MLP that writes the Ray node id it trains on into `probe_dir`."""
+import os
+import uuid
+from pathlib import Path
+
+from raytrain.models.mlp import MLPClassifier
+
+
+class NodeProbeMLP(MLPClassifier):
+    def __init__(self, probe_dir: str, input_dim: int = 64, num_classes: int = 10,
+                 hidden: int = 16, depth: int = 1, dropout: float = 0.0) -> None:
+        super().__init__(input_dim, num_classes, hidden, depth, dropout)
+        self.probe_dir = probe_dir
+
+    def on_fit_start(self) -> None:
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+        Path(self.probe_dir, f"{os.getpid()}-{uuid.uuid4().hex}.node").write_text(node)
+'''
+
+
+# Ray's fixed defaults (GCS, dashboard, client server, dashboard agent): a port the OS
+# hands out may be one of them, and Ray then refuses two components on one port.
+RAY_DEFAULT_PORTS = {6379, 8265, 10001, 52365}
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in RAY_DEFAULT_PORTS:
+            return port
+
+
+@dataclass
+class FakeCluster:
+    address: str
+    env: dict[str, str]
+
+
+def _processes_using(marker: str) -> list[int]:
+    """Pids whose command line mentions `marker` (our private temp dir): Ray's fake nodes
+    and log monitors outlive the head's process tree, and are ours to stop."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _stop(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+@pytest.fixture(scope="module")
+def fake_cluster() -> Iterator[FakeCluster]:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the fake multi-node cluster test reads /proc (Linux only)")
+    port = free_port()
+    # A short private temp dir: Ray's socket paths must stay under 108 bytes, and the head
+    # writes its address here instead of /tmp/ray, so no other `ray.init()` finds it.
+    temp_dir = tempfile.mkdtemp(prefix="rt-fake-", dir="/tmp")
+    config = yaml.safe_load(FAKE_CLUSTER.read_text())
+    config["provider"]["gcs_address"] = f"127.0.0.1:{port}"
+    config_path = Path(temp_dir) / "cluster.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    head = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            "--head",
+            "--block",
+            "--num-cpus=1",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            f"--temp-dir={temp_dir}",
+            f"--dashboard-port={free_port()}",
+            "--dashboard-host=127.0.0.1",
+            f"--ray-client-server-port={free_port()}",
+            f"--autoscaling-config={config_path}",
+            "--disable-usage-stats",
+        ],
+        env={**env, "RAY_FAKE_CLUSTER": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        address = f"127.0.0.1:{port}"
+        waited = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "raytrain.launch.wait_nodes",
+                "--address",
+                address,
+                "--nodes",
+                str(1 + WORKER_NODES),
+                "--timeout",
+                "180",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert waited.returncode == 0, waited.stderr[-2000:]
+        yield FakeCluster(address=address, env=env)
+    finally:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+        _stop(_processes_using(temp_dir), signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while _processes_using(temp_dir) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        _stop(_processes_using(temp_dir), signal.SIGKILL)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_trials_train_on_more_than_one_node(fake_cluster: FakeCluster, tmp_path: Path) -> None:
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    (tmp_path / "nodeprobe.py").write_text(PROBE_MODULE)
+    space = {
+        "name": "multinode",
+        "config": {
+            "seed": 0,
+            "model": {"_target_": "nodeprobe.NodeProbeMLP", "probe_dir": str(probes), "hidden": 16},
+            "data": {"name": "digits", "batch_size": 128},
+            "optimizer": {"name": "adamw", "lr": 1e-3},
+            "trainer": {"max_epochs": 1},
+        },
+        "metric": "val_loss",
+        "mode": "min",
+        "parameters": {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}},
+        "search": {"sampler": "random", "num_samples": 4, "seed": 0},
+        "scheduler": {"type": "fifo"},
+        # Two trials at once, one CPU each: the head keeps (almost) none for training,
+        # so the two concurrent Train workers can only sit on the two worker nodes.
+        "resources": {"workers_per_trial": 1, "cpus_per_worker": 1, "max_concurrent_trials": 2},
+    }
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "raytrain",
+            "tune",
+            "space.yaml",
+            "--address",
+            fake_cluster.address,
+            "--storage",
+            str(tmp_path / "runs"),
+            "--no-live",
+        ],
+        cwd=tmp_path,
+        env=fake_cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=420,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+
+    run_dir = tmp_path / "runs" / "multinode"
+    with open(run_dir / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len({row["trial_id"] for row in rows}) == 4
+    assert (run_dir / "best.yaml").is_file()
+
+    nodes = [p.read_text() for p in probes.glob("*.node")]
+    assert len(nodes) == 4, f"expected one probe per trial, got {len(nodes)}"
+    assert len(set(nodes)) > 1, f"every trial trained on the same node {nodes[0]}"
+    print(f"4 trials on {len(set(nodes))} nodes in {elapsed:.0f} s")

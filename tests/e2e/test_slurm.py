@@ -1,0 +1,230 @@
+"""`raytrain slurm` under a real SLURM: a tiny search finishes, and requeued jobs resume.
+
+Needs the repository's single-node SLURM (`cluster/slurm/local-slurm.sh up`, as root;
+`.ci/run` starts it). Each job starts its own Ray head with a fresh token on free ports,
+so these tests never touch another Ray on the machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_SLURM = REPO / "cluster" / "slurm" / "local-slurm.sh"
+FINISHED = {"TERMINATED", "STOPPED", "ERROR"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slurm_ready() -> None:
+    if shutil.which("sbatch") is None:
+        pytest.skip("no SLURM here: run `sudo cluster/slurm/local-slurm.sh up` first")
+    status = subprocess.run(
+        [str(LOCAL_SLURM), "status"], capture_output=True, text=True, timeout=30
+    )
+    if status.returncode != 0:
+        pytest.skip("SLURM is installed but not running: `sudo cluster/slurm/local-slurm.sh up`")
+
+
+# Ray's fixed defaults (GCS, dashboard, client server, dashboard agent): a port the OS
+# hands out may be one of them, and Ray then refuses two components on one port.
+RAY_DEFAULT_PORTS = {6379, 8265, 10001, 52365}
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in RAY_DEFAULT_PORTS:
+            return port
+
+
+def slurm(*argv: str) -> str:
+    """A SLURM client command; `timeout` because they hang if name resolution does."""
+    done = subprocess.run(["timeout", "20", *argv], capture_output=True, text=True)
+    assert done.returncode == 0, f"{argv}: {done.stderr}"
+    return done.stdout
+
+
+def write_space(directory: Path, num_samples: int, max_epochs: int) -> Path:
+    space = {
+        "name": "slurmtiny",
+        "config": {
+            "seed": 0,
+            "model": {"name": "mlp", "hidden": 16, "depth": 1},
+            "data": {"name": "digits", "batch_size": 128},
+            "optimizer": {"name": "adamw", "lr": 1e-3},
+            "trainer": {"max_epochs": max_epochs},
+        },
+        "metric": "val_loss",
+        "mode": "min",
+        "parameters": {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}},
+        "search": {"sampler": "random", "num_samples": num_samples, "seed": 0},
+        "scheduler": {"type": "fifo"},
+        "resources": {"workers_per_trial": 1, "cpus_per_worker": 1},
+    }
+    path = directory / "space.yaml"
+    path.write_text(yaml.safe_dump(space))
+    return path
+
+
+def submit(directory: Path, space: Path) -> str:
+    ports = [free_port() for _ in range(3)]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "raytrain",
+            "slurm",
+            str(space),
+            "--storage",
+            str(directory / "runs"),
+            "--cpus-per-task",
+            "2",
+            "--time",
+            "15",
+            "--port",
+            str(ports[0]),
+            "--dashboard-port",
+            str(ports[1]),
+            "--client-server-port",
+            str(ports[2]),
+        ],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+    )
+    assert done.returncode == 0, done.stderr
+    match = re.search(r"submitted SLURM job (\d+)", done.stdout)
+    assert match, done.stdout
+    assert "squeue -j" in done.stdout and "raytrain status" in done.stdout
+    return match.group(1)
+
+
+def job_state(job_id: str) -> str:
+    out = slurm("scontrol", "show", "job", job_id)
+    match = re.search(r"JobState=(\w+)", out)
+    return match.group(1) if match else "UNKNOWN"
+
+
+def wait_for(
+    predicate: Callable[[], bool], timeout: float, what: str, log: Path | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(2)
+    tail = log.read_text()[-4000:] if log is not None and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
+
+
+def trial_rows(run_dir: Path) -> list[dict[str, str]]:
+    try:
+        with open(run_dir / "trials.csv", newline="") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError:
+        return []
+
+
+def finished_trials(run_dir: Path) -> set[str]:
+    return {row["trial_id"] for row in trial_rows(run_dir) if row.get("state") in FINISHED}
+
+
+def leftover_processes(job_id: str) -> list[str]:
+    """Processes of the job's Ray (its private temp dir names the job) still alive."""
+    marker = f"/tmp/raytrain-{job_id}-"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in cmdline:
+                found.append(f"{entry.name}: {cmdline[:120]}")
+    return found
+
+
+def release(job_id: str) -> None:
+    """A requeued job waits ~2 min (BeginTime) before it may start again; skip that."""
+    wait_for(lambda: job_state(job_id) == "PENDING", 120, f"job {job_id} to be requeued")
+    slurm("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+
+
+def finish(job_id: str, log: Path, timeout: float = 400) -> None:
+    wait_for(
+        lambda: job_state(job_id) in {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"},
+        timeout,
+        f"job {job_id} to end",
+        log,
+    )
+    assert job_state(job_id) == "COMPLETED", log.read_text()[-4000:]
+    assert "tuner exited with 0" in log.read_text()
+    wait_for(lambda: not leftover_processes(job_id), 60, "the job's Ray to exit")
+
+
+def test_tiny_search_runs_to_completion(tmp_path: Path) -> None:
+    space = write_space(tmp_path, num_samples=2, max_epochs=1)
+    started = time.monotonic()
+    job_id = submit(tmp_path, space)
+    log = tmp_path / "runs" / "_slurm" / "slurmtiny" / f"slurm-{job_id}.out"
+    finish(job_id, log)
+    run_dir = tmp_path / "runs" / "slurmtiny"
+    assert (run_dir / "best.yaml").is_file()
+    assert len(finished_trials(run_dir)) == 2
+    text = log.read_text()
+    assert "1/1 Ray nodes alive" in text and "Ray stopped" in text
+    print(f"sbatch -> finished search in {time.monotonic() - started:.0f} s")
+
+
+def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
+    """Stopped twice mid-search, the job comes back each time, continues with --resume and
+    ends with exactly num_samples distinct trials. First SLURM's warning signal (what
+    `--signal=B:USR1@N` sends before the time limit; here `scancel --batch --signal=USR1`):
+    the job stops the search cleanly and requeues itself. Then a requeue from outside
+    (`scontrol requeue`, as for preemption): every process gets SIGTERM at once."""
+    num_samples = 6
+    space = write_space(tmp_path, num_samples=num_samples, max_epochs=2)
+    job_id = submit(tmp_path, space)
+    run_dir = tmp_path / "runs" / "slurmtiny"
+    log = tmp_path / "runs" / "_slurm" / "slurmtiny" / f"slurm-{job_id}.out"
+    wait_for(lambda: len(finished_trials(run_dir)) >= 1, 400, "a first finished trial", log)
+
+    slurm("scancel", "--batch", "--signal=USR1", job_id)
+    wait_for(lambda: "requeueing job" in log.read_text(), 180, "the self-requeue", log)
+    first = finished_trials(run_dir)
+    assert len(first) < num_samples, "the search ended before it could be interrupted"
+    release(job_id)
+    wait_for(lambda: "(restart 1)" in log.read_text(), 180, "the first restart", log)
+    wait_for(lambda: len(finished_trials(run_dir)) > len(first), 400, "progress", log)
+    second = finished_trials(run_dir)
+    assert first <= second and len(second) < num_samples, "ended before the second stop"
+
+    slurm("scontrol", "requeue", job_id)
+    release(job_id)
+    finish(job_id, log, timeout=600)
+
+    text = log.read_text()
+    assert "(restart 2)" in text and text.count("(--resume)") == 2
+    rows = trial_rows(run_dir)
+    ids = [row["trial_id"] for row in rows]
+    assert len(ids) == len(set(ids)) == num_samples, rows
+    assert second <= finished_trials(run_dir) == set(ids)
+    assert (run_dir / "best.yaml").is_file()

@@ -1,0 +1,122 @@
+"""`raytrain dashboard` serves TensorBoard (with the HParams data of every trial) and
+optuna-dashboard on localhost, then stops its children on Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
+from test_results_factory import make_run
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str, body: dict | None = None) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as response:
+        return response.status, response.read()
+
+
+def write_journal(run_dir: Path) -> None:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(run_dir / "optuna.journal")))
+    study = optuna.create_study(study_name=run_dir.name, storage=storage)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=3)
+
+
+def read_lines(stream: object, out: queue.Queue[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        out.put(line)
+
+
+def test_dashboard_serves_tensorboard_and_optuna(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, n_done=5, n_running=1, n_pending=1)
+    write_journal(run_dir)
+    tb_port, op_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "raytrain",
+            "dashboard",
+            str(run_dir),
+            "--port",
+            str(tb_port),
+            "--optuna-port",
+            str(op_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 180
+        while not any("Ctrl-C" in s for s in seen):
+            assert time.monotonic() < deadline, f"dashboard did not come up: {seen}"
+            assert proc.poll() is None, f"dashboard exited: {seen}"
+            with contextlib.suppress(queue.Empty):
+                seen.append(lines.get(timeout=1))
+        tb_url, op_url = f"http://127.0.0.1:{tb_port}/", f"http://127.0.0.1:{op_port}/"
+        assert any(tb_url in s for s in seen) and any(op_url in s for s in seen)
+        assert get(tb_url)[0] == 200
+        status, body = get(op_url)
+        assert status == 200 and b"<html" in body.lower()
+        # the HPARAMS tab: one session per started trial, with parameters and metrics
+        status, body = get(
+            tb_url + "data/plugin/hparams/session_groups",
+            {
+                "experimentName": "",
+                "allowedStatuses": [
+                    "STATUS_UNKNOWN",
+                    "STATUS_SUCCESS",
+                    "STATUS_FAILURE",
+                    "STATUS_RUNNING",
+                ],
+                "colParams": [],
+                "startIndex": 0,
+                "sliceSize": 100,
+            },
+        )
+        groups = json.loads(body)["sessionGroups"]
+        assert status == 200 and len(groups) == 6  # 5 finished + 1 running; pending has none
+        assert all("optimizer.lr" in g["hparams"] for g in groups)
+        assert all(g["metricValues"] for g in groups)  # every started trial reported
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("dashboard did not stop on SIGINT")
+    assert rc == 0
+    for port in (tb_port, op_port):  # children are gone: nothing listens any more
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0

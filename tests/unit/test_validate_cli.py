@@ -1,0 +1,97 @@
+"""`raytrain validate` as a user runs it: exit codes, messages, speed, no heavy imports."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+QUICKSTART = REPO / "search_spaces" / "quickstart.yaml"
+HEAVY = ("ray", "torch", "lightning", "optuna", "pytorch_lightning")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "raytrain", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def test_valid_space_prints_the_plan() -> None:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = run_cli("validate", str(QUICKSTART))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert result.returncode == 0, result.stderr
+    for text in ("parameters (", "trials: 16", "sampler: tpe", "ASHA rungs", "resources per trial"):
+        assert text in result.stdout
+    # CPU time, not wall time: the test machine is shared; alone this answers in ~0.3 s.
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert cpu < 1.0, f"validate used {cpu:.2f} s of CPU"
+
+
+def test_overrides_show_in_the_plan() -> None:
+    result = run_cli("validate", str(QUICKSTART), "search.num_samples=3", "search.sampler=random")
+    assert result.returncode == 0, result.stderr
+    assert "trials: 3" in result.stdout and "sampler: random" in result.stdout
+
+
+def test_validate_imports_no_ray_torch_lightning_or_optuna() -> None:
+    code = (
+        "import sys\nfrom raytrain.cli import main\n"
+        f"rc = main(['validate', {str(QUICKSTART)!r}])\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_bad_space_exits_2_with_every_problem_and_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "metric: val_loss\nmode: min\n"
+        "parameters:\n"
+        "  optimizer.lr: {type: float, low: 1.0, high: 0.1}\n"
+        "  model.hidden: {type: int, low: 8, high: 64, stp: 8}\n"
+        "search: {sampler: tpee}\n"
+    )
+    result = run_cli("validate", str(bad), "search.num_samples=0")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{bad}:4: parameters.optimizer.lr.low:" in result.stderr
+    assert f"{bad}:5: parameters.model.hidden.stp: unknown key" in result.stderr
+    assert "did you mean 'tpe'" in result.stderr
+    assert "override 'search.num_samples=0': search.num_samples: must be >= 1" in result.stderr
+
+
+def test_python_tag_never_runs_through_the_cli(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "evil.yaml"
+    bad.write_text(
+        f"metric: !!python/object/apply:os.system ['touch {marker}']\nmode: min\n"
+        "parameters:\n  optimizer.lr: {type: float, low: 0.1, high: 1.0}\n"
+    )
+    result = run_cli("validate", str(bad))
+    assert result.returncode == 2
+    assert "!!python/object/apply:os.system" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not marker.exists()
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    result = run_cli("validate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert "cannot read file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_lists_validate() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "validate" in result.stdout
