@@ -54,8 +54,12 @@ class Timing:
 
 def plain_fit(cfg: TrainConfig) -> Timing:
     import lightning.pytorch as pl
+    import torch
 
     from raytrain.trial.components import build_datamodule, build_model
+
+    # Same CPU budget as a Train worker (Ray sets OMP_NUM_THREADS to its CPUs).
+    torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
 
     start = time.perf_counter()
     stamps: list[float] = []
@@ -149,6 +153,7 @@ def main() -> None:
 
         t0 = time.perf_counter()
         ray.init(
+            address="local",  # a new instance even while other `ray start` heads run here
             num_cpus=os.cpu_count(),
             include_dashboard=True,
             dashboard_host="127.0.0.1",

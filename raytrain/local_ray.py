@@ -84,6 +84,16 @@ class LocalRay:
         self._saved_env.clear()
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the raytrain process dies, even by SIGKILL, so a
+    killed driver never leaves its private Ray head running (Linux; no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def node_ip() -> str:
     """The address Ray itself picks for this host (it binds the GCS there), found the
     way Ray does it (a UDP socket's source address: nothing is sent) but without
@@ -100,9 +110,15 @@ def head_command(
     ip: str, port: int, dashboard_port: int, num_cpus: int, num_gpus: int | None
 ) -> list[str]:
     cmd = [
-        ray_executable(), "start", "--head", "--block", "--disable-usage-stats",
-        f"--port={port}", f"--node-ip-address={ip}",
-        "--include-dashboard=true", "--dashboard-host=127.0.0.1",
+        ray_executable(),
+        "start",
+        "--head",
+        "--block",
+        "--disable-usage-stats",
+        f"--port={port}",
+        f"--node-ip-address={ip}",
+        "--include-dashboard=true",
+        "--dashboard-host=127.0.0.1",
         f"--dashboard-port={dashboard_port}",
         f"--ray-client-server-port={free_port()}",
         f"--dashboard-agent-listen-port={free_port()}",
@@ -127,11 +143,20 @@ def start_local_ray(
     cmd = head_command(ip, port, dashboard_port, num_cpus or os.cpu_count() or 1, num_gpus)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cmd,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    local = LocalRay(address=address, dashboard_url=f"http://127.0.0.1:{dashboard_port}",
-                     env=env, process=proc, log_path=log)
+    local = LocalRay(
+        address=address,
+        dashboard_url=f"http://127.0.0.1:{dashboard_port}",
+        env=env,
+        process=proc,
+        log_path=log,
+    )
     deadline = time.monotonic() + timeout
     ready_at: float | None = None
     while time.monotonic() < deadline and proc.poll() is None:

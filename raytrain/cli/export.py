@@ -8,9 +8,14 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run directory (<storage>/<name>)")
-    parser.add_argument("-o", "--output", type=Path, default=None,
-                        help="output file (default: RUN_DIR/best.yaml); with --top-k K > 1, "
-                        "files are named <stem>-1.yaml ... <stem>-K.yaml")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="output file (default: RUN_DIR/best.yaml); with --top-k K > 1, "
+        "files are named <stem>-1.yaml ... <stem>-K.yaml",
+    )
     parser.add_argument("--top-k", type=int, default=1, help="export the K best trials")
 
 

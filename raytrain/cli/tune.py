@@ -11,23 +11,42 @@ from typing import Any
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("space", help="space file, or a run directory with --resume")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="OmegaConf dot-list overrides, e.g. search.num_samples=8")
-    parser.add_argument("--address", default=None,
-                        help="existing Ray cluster: 'auto' or 'ray://host:10001' "
-                        "(default: start a local Ray)")
-    parser.add_argument("--storage", type=Path, default=None,
-                        help="where run directories go (default: ./runs)")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="OmegaConf dot-list overrides, e.g. search.num_samples=8",
+    )
+    parser.add_argument(
+        "--config", default=None, metavar="FILE", help="base train config for a W&B sweep file"
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="existing Ray cluster: 'auto' or 'ray://host:10001' (default: start a local Ray)",
+    )
+    parser.add_argument(
+        "--storage", type=Path, default=None, help="where run directories go (default: ./runs)"
+    )
     parser.add_argument("--name", default=None, help="run name (default: the space's name)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run; raise search.num_samples to extend "
-                        "a finished one")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the plan and the resource plan on the cluster, run nothing")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show Ray's and the trials' own logs")
-    parser.add_argument("--no-live", action="store_true",
-                        help="print one line per finished trial instead of a live table")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run; raise search.num_samples to extend a finished one",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan and the resource plan on the cluster, run nothing",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show Ray's and the trials' own logs"
+    )
+    parser.add_argument(
+        "--no-live",
+        action="store_true",
+        help="print one line per finished trial instead of a live table",
+    )
 
 
 def _sigterm_as_interrupt() -> None:
@@ -41,9 +60,9 @@ def _sigterm_as_interrupt() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytrain.space import load_space
-    from raytrain.tune.runner import TuneOptions, run_tune
+    from raytrain.space import load_space_with_notes
     from raytrain.tune.rundir import SPACE_FILE, is_run_dir
+    from raytrain.tune.runner import TuneOptions, run_tune
 
     target = Path(args.space)
     storage, name = args.storage, args.name
@@ -55,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         storage = storage or target.resolve().parent
         name = name or target.resolve().name
         target = target / SPACE_FILE
-    space = load_space(target, args.overrides)
+    space, notes = load_space_with_notes(target, args.overrides, args.config)
+    for note in notes:
+        print(f"note: {note}")
     options = TuneOptions(
         storage=storage or Path("runs"),
         name=name,

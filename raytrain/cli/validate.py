@@ -17,12 +17,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="dot-list overrides, e.g. search.num_samples=8 config.trainer.max_epochs=5",
     )
+    parser.add_argument(
+        "--config", default=None, metavar="FILE",
+        help="base train config for a W&B sweep file (or give it in the sweep's raytrain: block)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytrain.space import load_space, render_plan
+    from raytrain.space import load_space_with_notes, render_plan
 
-    space = load_space(args.space, args.overrides)  # InputError -> exit 2, problems listed
+    # InputError -> exit 2 with every problem listed
+    space, notes = load_space_with_notes(args.space, args.overrides, args.config)
+    for note in notes:
+        print(f"note: {note}")
     print(render_plan(space))
     print("ok: the space is valid")
     return 0

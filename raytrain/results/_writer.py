@@ -197,6 +197,21 @@ class RunWriter:
             tstate.session_open = False
         self._touch(record)
 
+    def trial_discarded(self, trial_id: str) -> None:
+        """Forget a trial that will never run again: one the driver created just before it
+        died, after the last saved Tune state, so a resumed run does not know it. Its row
+        goes; its folder is moved aside to `trials/_discarded/` (not deleted)."""
+        state = self._state.pop(trial_id, None)
+        self._records.pop(trial_id, None)
+        if state is not None:
+            if state.events is not None:
+                state.events.close()
+            target = self.trials_dir / "_discarded" / state.dir.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if state.dir.exists() and not target.exists():
+                state.dir.rename(target)
+        self._write_table()
+
     def flush(self) -> None:
         """Push buffered TensorBoard events to disk and rewrite trials.csv."""
         for state in self._state.values():

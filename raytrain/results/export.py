@@ -84,6 +84,8 @@ def exported_config(run: Any, record: Any, space: Any) -> dict[str, Any]:
         "epochs_run": record.epochs,
         "state": record.state,
         "checkpoint": record.checkpoint,
+        # which "best" the checkpoint is: the run's metric (extra metrics keep their own)
+        "checkpoint_selected_by": f"best {run.metric} ({run.mode})",
         "params": dict(record.params),
         "git_commit": git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -11,11 +11,36 @@ from raytrain.space.parse import parse_space
 from raytrain.space.types import Space
 
 
+def load_space_with_notes(
+    path: str | Path, overrides: Sequence[str] = (), config_file: str | Path | None = None
+) -> tuple[Space, list[str]]:
+    """Load a canonical space file or a W&B sweep file (detected by its keys; its base
+    train config from `config_file` or its `raytrain:` block). Returns the space and the
+    conversion notes to show the user (none for a canonical file)."""
+    from raytrain.config.yaml_io import load_yaml_file
+    from raytrain.space.wandb import is_wandb_sweep
+
+    raw = load_yaml_file(path).data
+    if isinstance(raw, dict) and is_wandb_sweep(raw):
+        from raytrain.space.wandb_io import load_sweep_space
+
+        return load_sweep_space(path, overrides, config_file)
+    if config_file is not None:
+        from raytrain.errors import InputError, Problem
+
+        raise InputError(
+            Problem("--config", "only W&B sweep files take --config; a raytrain space "
+                    "names its base train config with `base:`", file=str(path))
+        )
+    return load_space(path, overrides), []
+
+
 def load_space(path: str | Path, overrides: Sequence[str] = ()) -> Space:
     """Load and validate a space file; raise `InputError` listing every problem found.
 
     `overrides` are `KEY=VALUE` strings in OmegaConf dot-list form against the space file
     (`search.num_samples=8`, `config.trainer.max_epochs=5`, `parameters.optimizer.lr.high=0.1`).
+    A W&B sweep file goes through `load_space_with_notes` instead.
     """
     path = Path(path)
     doc = read_document(path, overrides, flat_keyed=[("parameters",)], base_into=("config",))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ray.tune.search import SearchGenerator, Searcher
+from ray.tune.search import Searcher, SearchGenerator
 
 SPACE_FILE = "space.yaml"
 
@@ -30,7 +30,9 @@ class StartupBarrier(Searcher):
         self._suggested: set[str] = set()
         self._completed: set[str] = set()
 
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+    def set_search_properties(
+        self, metric: str | None, mode: str | None, config: dict, **spec: Any
+    ) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)
 
     def suggest(self, trial_id: str) -> dict | None:
@@ -44,13 +46,18 @@ class StartupBarrier(Searcher):
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self.searcher.on_trial_result(trial_id, result)
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
         self._completed.add(trial_id)
         self.searcher.on_trial_complete(trial_id, result=result, error=error)
 
     def get_state(self) -> dict:
-        return {"suggested": sorted(self._suggested), "completed": sorted(self._completed),
-                "startup_trials": self.startup_trials}
+        return {
+            "suggested": sorted(self._suggested),
+            "completed": sorted(self._completed),
+            "startup_trials": self.startup_trials,
+        }
 
     def set_state(self, state: dict) -> None:
         self._suggested = set(state["suggested"])

@@ -26,9 +26,21 @@ if TYPE_CHECKING:
 CHECKPOINT_PATH_KEY = "checkpoint_path"  # set by ray.tune.integration.ray_train
 # Keys of Tune's own bookkeeping that are not metrics of the model.
 _TUNE_KEYS = {
-    "done", "training_iteration", "trial_id", "date", "timestamp", "time_this_iter_s",
-    "time_total_s", "pid", "hostname", "node_ip", "time_since_restore",
-    "iterations_since_restore", "config", "experiment_tag", "should_checkpoint",
+    "done",
+    "training_iteration",
+    "trial_id",
+    "date",
+    "timestamp",
+    "time_this_iter_s",
+    "time_total_s",
+    "pid",
+    "hostname",
+    "node_ip",
+    "time_since_restore",
+    "iterations_since_restore",
+    "config",
+    "experiment_tag",
+    "should_checkpoint",
     CHECKPOINT_PATH_KEY,
 }
 
@@ -36,7 +48,8 @@ _TUNE_KEYS = {
 def model_metrics(result: dict[str, Any]) -> dict[str, Any]:
     """The metrics a trial reported (plus `epoch`), without Tune's bookkeeping."""
     return {
-        k: v for k, v in result.items()
+        k: v
+        for k, v in result.items()
         if k not in _TUNE_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)
     }
 
@@ -75,11 +88,13 @@ class RunDirCallback(Callback):
         self.rungs = list(rungs)
         self._writer: RunWriter | None = None
         self._seen: set[str] = set()
+        self._reconciled = False
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_writer"] = None
         state["_seen"] = set()
+        state["_reconciled"] = False
         return state
 
     @property
@@ -102,13 +117,26 @@ class RunDirCallback(Callback):
             self.writer.trial_added(trial.trial_id, dict(trial.config))
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        if not self._reconciled:
+            self._reconciled = True
+            self._discard_unknown({t.trial_id for t in trials})
         new = [t for t in trials if t.trial_id not in self._seen]
         for trial in new:
             self._add(trial)
         if new:
             self.writer.flush()
 
-    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def _discard_unknown(self, known: set[str]) -> None:
+        """On resume: rows for trials that Tune's restored state does not know (created
+        after its last save, before the driver died) would never finish; drop them so
+        the run still ends with exactly num_samples trials."""
+        for record in self.writer.records:
+            if record.trial_id not in known and not record.finished:
+                self.writer.trial_discarded(record.trial_id)
+
+    def on_trial_start(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._add(trial)
         self.writer.trial_started(trial.trial_id)
 
@@ -125,12 +153,16 @@ class RunDirCallback(Callback):
                 trial.trial_id, str(checkpoint), epoch=int(epoch) if epoch is not None else None
             )
 
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._add(trial)
         state = final_state(trial, planned_epochs(trial.config, self.max_epochs))
         self.writer.trial_finished(trial.trial_id, state)
 
-    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._add(trial)
         self.writer.trial_finished(trial.trial_id, "ERROR", error=_error_text(trial))
 
@@ -153,8 +185,17 @@ def _error_text(trial: Trial) -> str:
 class LiveViewCallback(Callback):
     """Feeds `LiveView` (a compact refreshing table) from Tune's trial list."""
 
-    def __init__(self, *, name: str, metric: str, mode: str, budget: int, concurrency: int,
-                 live: bool | None, max_epochs: int) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        metric: str,
+        mode: str,
+        budget: int,
+        concurrency: int,
+        live: bool | None,
+        max_epochs: int,
+    ) -> None:
         self.name, self.metric, self.mode = name, metric, mode
         self.max_epochs = max_epochs
         self.budget, self.concurrency, self.live = budget, concurrency, live
@@ -166,7 +207,13 @@ class LiveViewCallback(Callback):
         state["_view"] = None
         return state
 
-    def setup(self, **info: Any) -> None:
+    def setup(
+        self,
+        stop: Any = None,
+        num_samples: int | None = None,
+        total_num_samples: int | None = None,
+        **info: Any,
+    ) -> None:
         self._view = LiveView(live=self.live)
         self._view.start(time.time())
 
@@ -176,8 +223,10 @@ class LiveViewCallback(Callback):
         views = []
         for t in trials:
             ended = t is finished or t.status in ("TERMINATED", "ERROR")
-            final = how if t is finished and how else final_state(
-                t, planned_epochs(t.config, self.max_epochs)
+            final = (
+                how
+                if t is finished and how
+                else final_state(t, planned_epochs(t.config, self.max_epochs))
             )
             status = final if ended else t.status
             last = t.last_result or {}
@@ -193,8 +242,12 @@ class LiveViewCallback(Callback):
                 )
             )
         return LiveState(
-            name=self.name, metric=self.metric, mode=self.mode, budget=self.budget,
-            concurrency=self.concurrency, trials=views,
+            name=self.name,
+            metric=self.metric,
+            mode=self.mode,
+            budget=self.budget,
+            concurrency=self.concurrency,
+            trials=views,
         )
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
@@ -208,10 +261,14 @@ class LiveViewCallback(Callback):
             state = self._state(trials, finished=trial, how=how)
             self._view.event(state, trial.trial_id, time.time())
 
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._ended(trials, trial, None)
 
-    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._ended(trials, trial, "ERROR")
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:

@@ -64,7 +64,7 @@ class LiveState:
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "?"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
@@ -115,7 +115,11 @@ def render(state: LiveState, elapsed: float, *, max_rows: int = 12) -> Group:
     for t in shown:
         style = {"ERROR": "red", "STOPPED": "dim", "RUNNING": "cyan"}.get(t.status, "")
         table.add_row(
-            t.trial_id, t.status, str(t.epoch), fmt_value(t.value), fmt_params(t.params),
+            t.trial_id,
+            t.status,
+            str(t.epoch),
+            fmt_value(t.value),
+            fmt_params(t.params),
             style=style,
         )
     return Group(head, best_txt, table)

@@ -47,7 +47,7 @@ class ResourcePlan:
             [
                 f"cluster:        {self.cluster_cpus:g} CPUs, {self.cluster_gpus:g} GPUs "
                 f"on {self.nodes} node(s)",
-                "trial bundle:   0 CPU, 1 MiB memory (the Tune trial itself; workers hold the CPUs)",
+                "trial bundle:   0 CPU, 1 MiB memory (the Tune trial; its workers hold the CPUs)",
                 f"train workers:  {self.workers_per_trial} x ({worker}) per trial",
                 f"concurrency:    {self.max_concurrent_trials} trial(s) at once "
                 f"({self.limited_by})",
@@ -93,7 +93,11 @@ def plan_resources(
     Returns problems (and no plan) when a single trial can never be placed: a worker
     bigger than every node, or more workers than the whole cluster holds.
     """
-    cpus, gpus, workers = settings.cpus_per_worker, settings.gpus_per_worker, settings.workers_per_trial
+    cpus, gpus, workers = (
+        settings.cpus_per_worker,
+        settings.gpus_per_worker,
+        settings.workers_per_trial,
+    )
     worker_bundle = {"CPU": float(cpus)}
     if gpus > 0:
         worker_bundle["GPU"] = float(gpus)
@@ -129,9 +133,8 @@ def plan_resources(
     fit = slots // workers
     if settings.max_concurrent_trials == "auto":
         concurrent = min(fit, num_samples)
-        why = (
-            f"auto: {slots} worker slot(s) / {workers} worker(s) per trial"
-            + (f", capped at num_samples={num_samples}" if num_samples < fit else "")
+        why = f"auto: {slots} worker slot(s) / {workers} worker(s) per trial" + (
+            f", capped at num_samples={num_samples}" if num_samples < fit else ""
         )
     else:
         concurrent = int(settings.max_concurrent_trials)

@@ -13,7 +13,6 @@ from typing import Any
 import yaml
 
 from raytrain.errors import InputError, Problem
-from raytrain.space.types import Space
 
 SPACE_FILE = "space.yaml"
 RESUMABLE_KEYS = {("search", "num_samples")}

@@ -21,7 +21,6 @@ from raytrain.space.types import Space
 from raytrain.tune.trainable import TRIALS_DIR
 
 
-
 @dataclass(frozen=True)
 class TuneOptions:
     storage: Path = Path("runs")
@@ -69,7 +68,9 @@ def _fail_orphaned_optuna_trials(space: Space, run_dir: Path) -> int:
     return len(stale)
 
 
-def run_tune(space: Space, options: TuneOptions, echo: Callable[[str], None] = print) -> TuneOutcome:
+def run_tune(
+    space: Space, options: TuneOptions, echo: Callable[[str], None] = print
+) -> TuneOutcome:
     from raytrain.space import dump_space
     from raytrain.tune.rundir import check_new_run, check_resume, run_dir_for
 
@@ -88,7 +89,11 @@ def run_tune(space: Space, options: TuneOptions, echo: Callable[[str], None] = p
 
 
 def _run_on_ray(
-    space: Space, options: TuneOptions, run_dir: Path, dump: dict[str, Any], budget: int,
+    space: Space,
+    options: TuneOptions,
+    run_dir: Path,
+    dump: dict[str, Any],
+    budget: int,
     echo: Callable[[str], None],
 ) -> TuneOutcome:
     import ray
@@ -98,7 +103,9 @@ def _run_on_ray(
     from raytrain.tune.rundir import write_space
 
     plan, problems = plan_resources(
-        space.resources, nodes_from_ray(ray.nodes()), num_samples=budget,
+        space.resources,
+        nodes_from_ray(ray.nodes()),
+        num_samples=budget,
         source=str(space.source) if space.source else None,
     )
     if plan is None:
@@ -114,9 +121,22 @@ def _run_on_ray(
     # Save Tune's experiment state every couple of seconds (default: adaptive, often
     # tens of seconds), so a killed driver loses at most that much bookkeeping.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    if not options.verbose:
+        # Tune's new console output prints an experiment banner even at verbose=0; the
+        # live view replaces it. Optuna's per-trial INFO lines likewise.
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+        import optuna
 
-    tuner = _build_or_restore(space, run_dir, budget, plan.max_concurrent_trials, options,
-                              rungs=asha_rungs(space) if space.scheduler.type == "asha" else [])
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    tuner = _build_or_restore(
+        space,
+        run_dir,
+        budget,
+        plan.max_concurrent_trials,
+        options,
+        rungs=asha_rungs(space) if space.scheduler.type == "asha" else [],
+    )
     try:
         tuner.fit()
     except ray.exceptions.RayError as exc:  # pragma: no cover - cluster failures
@@ -152,8 +172,13 @@ def _connect(space: Space, options: TuneOptions, stack: contextlib.ExitStack) ->
 
 
 def _build_or_restore(
-    space: Space, run_dir: Path, budget: int, concurrency: int, options: TuneOptions,
-    *, rungs: list[int],
+    space: Space,
+    run_dir: Path,
+    budget: int,
+    concurrency: int,
+    options: TuneOptions,
+    *,
+    rungs: list[int],
 ) -> Any:
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
@@ -168,7 +193,10 @@ def _build_or_restore(
     tune_dir = str(run_dir / TRIALS_DIR)
     if options.resume and tune.Tuner.can_restore(tune_dir):
         return tune.Tuner.restore(
-            tune_dir, trainable=trainable, resume_unfinished=True, resume_errored=False,
+            tune_dir,
+            trainable=trainable,
+            resume_unfinished=True,
+            resume_errored=False,
         )
     max_epochs = int(space.config["trainer"]["max_epochs"])
     searcher = BudgetedSearchGenerator(
@@ -177,13 +205,21 @@ def _build_or_restore(
     )
     callbacks = [
         RunDirCallback(
-            run_dir, metric=space.metric, mode=space.mode,
-            param_paths=[p.path for p in space.parameters], rungs=rungs,
+            run_dir,
+            metric=space.metric,
+            mode=space.mode,
+            param_paths=[p.path for p in space.parameters],
+            rungs=rungs,
             max_epochs=max_epochs,
         ),
         LiveViewCallback(
-            name=space.name, metric=space.metric, mode=space.mode, budget=budget,
-            concurrency=concurrency, live=options.live, max_epochs=max_epochs,
+            name=space.name,
+            metric=space.metric,
+            mode=space.mode,
+            budget=budget,
+            concurrency=concurrency,
+            live=options.live,
+            max_epochs=max_epochs,
         ),
     ]
     return tune.Tuner(
@@ -226,5 +262,6 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
             f"{len(finished)}/{budget} trials finished. Continue with: "
             f"raytrain tune {run_dir} --resume"
         )
-    return TuneOutcome(run_dir=run_dir, complete=complete, trials=len(run.trials),
-                       best_file=best_file)
+    return TuneOutcome(
+        run_dir=run_dir, complete=complete, trials=len(run.trials), best_file=best_file
+    )

@@ -26,18 +26,22 @@ def default_startup_trials(num_samples: int) -> int:
 
 
 def _tpe(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
+    import warnings
+
     import optuna
 
-    return optuna.samplers.TPESampler(
-        seed=space.search.seed,
-        n_startup_trials=n_startup,
-        # constant_liar: suggestions made while other trials run treat those as bad
-        # points, so parallel trials do not all pile onto the same region.
-        constant_liar=space.search.constant_liar,
-        multivariate=True,
-        group=True,  # conditional parameters: model each sub-space separately
-        warn_independent_sampling=False,
-    )
+    # `group` is marked experimental in Optuna (unchanged in behaviour since 2.8).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=space.search.seed,
+            n_startup_trials=n_startup,
+            # constant_liar: suggestions made while other trials run treat those as bad
+            # points, so parallel trials do not all pile onto the same region.
+            constant_liar=space.search.constant_liar,
+            multivariate=True,
+            group=True,  # conditional parameters: model each sub-space separately
+        )
 
 
 def _random(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
@@ -53,7 +57,6 @@ def _cmaes(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
         seed=space.search.seed,
         n_startup_trials=n_startup,
         independent_sampler=optuna.samplers.RandomSampler(seed=space.search.seed),
-        warn_independent_sampling=False,
     )
 
 

@@ -54,11 +54,11 @@ def make_trainable(space: Space, run_dir: Path) -> Callable[..., Any]:
         run_config = ray.train.RunConfig(
             name=trial_id,
             storage_path=trials_dir,
-            callbacks=[TuneReportCallback()],
+            callbacks=[TuneReportCallback()],  # type: ignore[list-item]
             # Retries are Tune's job (failure.max_failures), one level up.
             failure_config=ray.train.FailureConfig(max_failures=0),
         )
-        build_torch_trainer(cfg, run_config=run_config).fit()
+        build_torch_trainer(cfg, run_config=run_config, metrics_hint=[space.metric]).fit()
 
     return tune.with_resources(raytrain_trial, dict(TRIAL_BUNDLE))
 
@@ -70,7 +70,7 @@ class NonFiniteStopper:
     def __init__(self, metric: str) -> None:
         self.metric = metric
 
-    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+    def __call__(self, trial_id: str, result: Mapping[Any, Any]) -> bool:
         import math
 
         value = result.get(self.metric)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import lightning.pytorch  # noqa: F401  (imported first: it sets process-wide env vars)
@@ -71,3 +72,22 @@ def test_fit_reports_every_epoch_checkpoints_at_end_and_resumes(
     )
     assert [r.metrics["epoch"] for r in reports] == [3]
     assert resumed.metrics["epoch"] == 3
+
+
+def test_metric_not_logged_fails_with_the_logged_names(ray_session: None, tmp_path: Path) -> None:
+    """What `raytrain train` prints (exit 1) when the checkpoint metric is never logged."""
+    from ray.train.v2.api.exceptions import TrainingFailedError
+
+    from raytrain.trial.failures import explain_failure
+
+    cfg = dataclasses.replace(
+        _cfg(max_epochs=2, every_n=0),
+        checkpoint=CheckpointConfig(metric="val_f1", mode="max"),
+        trainer=TrainerConfig(max_epochs=2, limit_train_batches=2),
+    )
+    with pytest.raises(TrainingFailedError) as info:
+        _fit(cfg, tmp_path, "missing")
+    message = str(explain_failure(info.value))
+    assert message.startswith("metric 'val_f1' is not logged by the model")
+    assert "it logged: train_loss, val_acc, val_loss." in message
+    assert "Traceback" not in message

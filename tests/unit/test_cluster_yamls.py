@@ -118,7 +118,7 @@ def test_gcp_gpu_nodes_can_be_scheduled() -> None:
     for name, node_type in load("gcp-gpu.yaml")["available_node_types"].items():
         node = node_type["node_config"]
         if node.get("guestAccelerators"):
-            scheduling = node["scheduling"][0]
+            scheduling = node["scheduling"]
             assert scheduling["onHostMaintenance"] == "TERMINATE", name
 
 

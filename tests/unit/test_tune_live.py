@@ -14,13 +14,21 @@ def tv(i, status, value=math.nan, epoch=0, seconds=0.0):
 
 
 def state(trials, budget=6, mode="max"):
-    return LiveState(name="demo", metric="val_acc", mode=mode, budget=budget, concurrency=2,
-                     trials=trials)
+    return LiveState(
+        name="demo", metric="val_acc", mode=mode, budget=budget, concurrency=2, trials=trials
+    )
 
 
 def test_summary_counts_and_best():
-    s = state([tv(0, "TERMINATED", 0.9, 5, 10), tv(1, "STOPPED", 0.5, 1, 2),
-               tv(2, "RUNNING", 0.7, 2, 4), tv(3, "ERROR"), tv(4, "PENDING")])
+    s = state(
+        [
+            tv(0, "TERMINATED", 0.9, 5, 10),
+            tv(1, "STOPPED", 0.5, 1, 2),
+            tv(2, "RUNNING", 0.7, 2, 4),
+            tv(3, "ERROR"),
+            tv(4, "PENDING"),
+        ]
+    )
     line = summary_line(s, 65)
     assert "3/6 done" in line and "running 1" in line and "failed 1" in line
     assert "stopped early 1" in line and "pending 2" in line  # 1 pending + 1 not created

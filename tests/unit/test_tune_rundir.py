@@ -9,8 +9,12 @@ from raytrain.errors import InputError
 from raytrain.tune.budget import read_budget
 from raytrain.tune.rundir import check_new_run, check_resume, resume_conflicts, write_space
 
-SPACE = {"name": "x", "metric": "val_loss", "search": {"num_samples": 4, "sampler": "tpe"},
-         "parameters": {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-1}}}
+SPACE = {
+    "name": "x",
+    "metric": "val_loss",
+    "search": {"num_samples": 4, "sampler": "tpe"},
+    "parameters": {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-1}},
+}
 
 
 def test_existing_run_is_never_overwritten(tmp_path):
@@ -30,7 +34,7 @@ def test_resume_allows_only_budget_changes(tmp_path):
     more = {**SPACE, "search": {"num_samples": 9, "sampler": "tpe"}}
     assert check_resume(tmp_path, more)["search"]["num_samples"] == 4
     other = {**SPACE, "search": {"num_samples": 4, "sampler": "random"}}
-    with pytest.raises(InputError, match="search.sampler"):
+    with pytest.raises(InputError, match=r"search\.sampler"):
         check_resume(tmp_path, other)
 
 

@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("ray.tune.search.optuna")
 
-from ray.tune.search import Searcher  # noqa: E402
-from ray.tune.search.optuna import OptunaSearch  # noqa: E402
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
 
-from raytrain.tune.budget import StartupBarrier  # noqa: E402
-from raytrain.tune.searchers import default_startup_trials, journal_storage  # noqa: E402
+from raytrain.tune.budget import StartupBarrier
+from raytrain.tune.searchers import default_startup_trials, journal_storage
 
 
 def space_fn(trial):
@@ -26,8 +26,14 @@ def make(tmp_path, startup=3):
     import optuna
 
     sampler = optuna.samplers.TPESampler(seed=0, n_startup_trials=startup)
-    inner = OptunaSearch(space=space_fn, metric="val_loss", mode="min", sampler=sampler,
-                         study_name="t", storage=journal_storage(tmp_path))
+    inner = OptunaSearch(
+        space=space_fn,
+        metric="val_loss",
+        mode="min",
+        sampler=sampler,
+        study_name="t",
+        storage=journal_storage(tmp_path),
+    )
     return StartupBarrier(inner, startup_trials=startup)
 
 

@@ -1,0 +1,276 @@
+"""`raytrain tune` end to end on real tiny searches, as a user runs it (subprocesses).
+
+One user project (a toy LightningModule whose `behaviour` makes a trial good, bad, NaN or
+failing) serves three searches: a grid over behaviours (ASHA stops, NaN, a retried then
+failed trial, export -> train round trip), and a TPE search killed with SIGKILL and resumed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.e2e, pytest.mark.ray]
+
+RAYTRAIN = str(Path(sys.executable).parent / "raytrain")
+
+TOY = '''
+import math
+import time
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+
+
+class Toy(pl.LightningModule):
+    """A small classifier; `behaviour` makes its trial good, worse, NaN or failing."""
+
+    def __init__(self, input_dim: int = 8, num_classes: int = 3, hidden: int = 16,
+                 behaviour: str = "good", epoch_seconds: float = 0.0):
+        super().__init__()
+        self.behaviour = behaviour
+        self.epoch_seconds = epoch_seconds  # slow epochs down so a test can interrupt them
+        self.net = torch.nn.Sequential(torch.nn.Linear(input_dim, hidden), torch.nn.ReLU(),
+                                       torch.nn.Linear(hidden, num_classes))
+        # "worse" trials carry a constant penalty on the validation loss.
+        self.penalty = {"good": 0.0, "bad": 1.0, "worse": 2.0, "worst": 3.0}.get(behaviour, 0.0)
+
+    def training_step(self, batch, batch_idx):
+        if self.behaviour == "raise":
+            raise RuntimeError("toy failure on purpose")
+        x, y = batch
+        loss = F.cross_entropy(self.net(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.net(x)
+        loss = F.cross_entropy(logits, y) + self.penalty
+        if self.behaviour == "nan":
+            loss = loss * math.nan
+        self.log("val_loss", loss)
+        self.log("val_acc", (logits.argmax(-1) == y).float().mean())
+
+    def on_validation_epoch_end(self):
+        time.sleep(self.epoch_seconds)
+'''
+
+BASE = {
+    "seed": 0,
+    "model": {"_target_": "toymod.Toy", "input_dim": 8, "num_classes": 3},
+    "data": {
+        "name": "synthetic",
+        "num_samples": 240,
+        "num_features": 8,
+        "num_classes": 3,
+        "batch_size": 60,
+    },
+    "optimizer": {"name": "adam", "lr": 0.01},
+    "trainer": {"max_epochs": 3},
+    "checkpoint": {"every_n_epochs": 1},
+}
+
+
+def write_project(root: Path) -> None:
+    (root / "toymod.py").write_text(textwrap.dedent(TOY))
+
+
+def run(args: list[str], cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RAYTRAIN, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def table(run_dir: Path) -> dict[str, dict[str, str]]:
+    with open(run_dir / "trials.csv") as f:
+        return {r["trial_id"]: r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def grid_run(tmp_path_factory):
+    """A grid over every behaviour: 4 finite trials of different quality, one NaN, one
+    that raises (retried once, then failed). Two trials at a time."""
+    root = tmp_path_factory.mktemp("project")
+    write_project(root)
+    space = {
+        "name": "grid",
+        "config": BASE,
+        "metric": "val_loss",
+        "mode": "min",
+        "parameters": {
+            "model.behaviour": {
+                "type": "categorical",
+                "values": ["good", "bad", "worse", "worst", "nan", "raise"],
+            },
+        },
+        "search": {"sampler": "grid", "num_samples": 6, "seed": 3},
+        "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        "failure": {"max_failures": 1},
+    }
+    (root / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
+    proc = run(["tune", "space.yaml", "--no-live"], cwd=root)
+    return root, root / "runs" / "grid", proc
+
+
+def test_grid_search_runs_every_trial_to_an_end(grid_run):
+    _root, run_dir, proc = grid_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = table(run_dir)
+    assert len(rows) == 6
+    by_behaviour = {
+        json.loads((run_dir / "trials" / tid / "params.json").read_text())["model.behaviour"]: r
+        for tid, r in rows.items()
+    }
+    assert by_behaviour["raise"]["state"] == "ERROR"
+    assert "toy failure on purpose" in by_behaviour["raise"]["error"]
+    # a diverged trial is stopped at its first report and never wins
+    assert by_behaviour["nan"]["state"] == "STOPPED" and by_behaviour["nan"]["epochs"] == "1"
+    assert by_behaviour["good"]["state"] == "TERMINATED"
+    # ASHA compared trials at epoch 1 and stopped at least one of the worse ones there
+    stopped = [b for b in ("bad", "worse", "worst") if by_behaviour[b]["state"] == "STOPPED"]
+    assert stopped, {b: r["state"] for b, r in by_behaviour.items()}
+    assert "top" in proc.stdout and "best config" in proc.stdout
+
+
+def test_failed_trial_was_retried(grid_run):
+    _root, run_dir, _proc = grid_run
+    rows = table(run_dir)
+    raise_id = next(
+        tid
+        for tid in rows
+        if json.loads((run_dir / "trials" / tid / "params.json").read_text())["model.behaviour"]
+        == "raise"
+    )
+    errors = (run_dir / "trials" / raise_id / "error.txt").read_text()
+    # max_failures=1: the first failure is retried, the second one ends the trial
+    assert errors.count("toy failure on purpose") >= 2, errors[-2000:]
+
+
+def test_best_is_the_good_trial_and_export_train_round_trip(grid_run):
+    root, run_dir, _proc = grid_run
+    best = yaml.safe_load((run_dir / "best.yaml").read_text())
+    prov = best["provenance"]
+    assert best["model"]["behaviour"] == "good"
+    assert prov["metric"] == "val_loss" and prov["params"] == {"model.behaviour": "good"}
+    assert {"raytrain", "ray", "optuna", "torch", "lightning"} <= set(prov["versions"])
+
+    out = run(["export", str(run_dir), "-o", "exported.yaml", "--top-k", "2"], cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert (root / "exported-1.yaml").exists() and (root / "exported-2.yaml").exists()
+
+    train = run(["train", str(run_dir / "best.yaml"), "--storage", "final"], cwd=root)
+    assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
+    assert "recorded val_loss" in train.stdout  # the provenance is printed next to the result
+    # same seed, data and epochs: the final run reproduces the trial's value at its epoch
+    (final_dir,) = (root / "final").iterdir()
+    with open(final_dir / "metrics.csv") as f:
+        by_epoch = {int(float(r["epoch"])): float(r["val_loss"]) for r in csv.DictReader(f)}
+    assert by_epoch[prov["epoch"]] == pytest.approx(prov["value"], rel=1e-4, abs=1e-5)
+
+
+def test_existing_run_is_not_overwritten(grid_run):
+    root, _run_dir, _proc = grid_run
+    again = run(["tune", "space.yaml", "--no-live", "--dry-run"], cwd=root)
+    assert again.returncode == 0  # a dry run touches nothing
+    refused = run(["tune", "space.yaml", "--no-live"], cwd=root, timeout=60)
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+
+
+def test_export_without_a_finite_trial_is_a_clear_error(tmp_path):
+    from raytrain.results import RunWriter
+
+    run_dir = tmp_path / "failed"
+    run_dir.mkdir()
+    (run_dir / "space.yaml").write_text(
+        yaml.safe_dump({"name": "failed", "metric": "val_loss", "mode": "min", "config": BASE})
+    )
+    with RunWriter(run_dir, metric="val_loss", mode="min", param_paths=[]) as w:
+        w.trial_added("a", {})
+        w.trial_started("a")
+        w.trial_result("a", {"epoch": 1, "val_loss": float("nan")})
+        w.trial_finished("a", "ERROR", error="boom")
+    out = run(["export", str(run_dir)], cwd=tmp_path, timeout=60)
+    assert out.returncode == 2
+    assert "no trial with a finite val_loss" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_resume_after_sigkill_keeps_every_trial(tmp_path):
+    """Kill the driver mid-search (SIGKILL), resume: exactly num_samples distinct trials,
+    finished ones kept, the interrupted one continued from its checkpoint."""
+    write_project(tmp_path)
+    space = {
+        "name": "resumable",
+        "config": {
+            **BASE,
+            "model": {**BASE["model"], "epoch_seconds": 1.0},
+            "trainer": {"max_epochs": 5},
+        },
+        "metric": "val_loss",
+        "mode": "min",
+        "parameters": {"optimizer.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
+        "search": {"sampler": "tpe", "num_samples": 4, "seed": 0, "n_startup_trials": 2},
+        "scheduler": {"type": "fifo"},
+        "resources": {"max_concurrent_trials": 1},
+    }
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
+    run_dir = tmp_path / "runs" / "resumable"
+    driver = subprocess.Popen(
+        [RAYTRAIN, "tune", "space.yaml", "--no-live"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # Wait until one trial has finished and the next has reported 2+ epochs.
+    deadline = time.monotonic() + 300
+    killed = False
+    while time.monotonic() < deadline and driver.poll() is None:
+        rows = table(run_dir) if (run_dir / "trials.csv").exists() else {}
+        done = [r for r in rows.values() if r["state"] == "TERMINATED"]
+        running = [
+            r for r in rows.values() if r["state"] == "RUNNING" and int(r["epochs"] or 0) >= 2
+        ]
+        if done and running:
+            time.sleep(2.5)  # let Tune save its state once more (every 2 s)
+            os.kill(driver.pid, signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.5)
+    driver.wait(timeout=60)
+    assert killed, "the search ended before it could be interrupted"
+    interrupted = {tid for tid, r in table(run_dir).items() if r["state"] == "RUNNING"}
+
+    resumed = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    rows = table(run_dir)
+    assert len(rows) == 4 and all(r["state"] == "TERMINATED" for r in rows.values()), rows
+    for tid in interrupted & set(rows):
+        with open(run_dir / "trials" / tid / "metrics.csv") as f:
+            epochs = [int(float(r["epoch"])) for r in csv.DictReader(f)]
+        assert epochs == sorted(set(epochs)) and epochs[-1] == 5
+        # continued from a checkpoint: it did not start over at epoch 1 after the kill
+        assert epochs.count(1) == 1
+    # The searcher kept its history: one Optuna study holds exactly the 4 trials' results.
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(run_dir / "optuna.journal")))
+    study = optuna.load_study(study_name="resumable", storage=storage)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 4
