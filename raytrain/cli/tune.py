@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 from pathlib import Path
-from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,16 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _sigterm_as_interrupt() -> None:
-    """SLURM and `kill` send SIGTERM; Tune stops gracefully (saving its state for
-    --resume) on SIGINT, so forward one to the other."""
-
-    def forward(signum: int, frame: Any) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-
-    signal.signal(signal.SIGTERM, forward)
-
-
 def run(args: argparse.Namespace) -> int:
     from raytrain.space import load_space_with_notes
     from raytrain.tune.rundir import SPACE_FILE, is_run_dir
@@ -86,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         live=False if args.no_live else None,
     )
-    _sigterm_as_interrupt()
     outcome = run_tune(space, options)
     if options.dry_run:
         return 0

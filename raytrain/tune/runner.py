@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,8 +169,22 @@ def _connect(space: Space, options: TuneOptions, stack: contextlib.ExitStack) ->
         logging_level=logging.INFO if options.verbose else logging.WARNING,
     )
     stack.callback(ray.shutdown)
+    _sigterm_as_interrupt()
     url = dashboard or getattr(ctx, "dashboard_url", None)
     return f"http://{url}" if url and not str(url).startswith("http") else url
+
+
+def _sigterm_as_interrupt() -> None:
+    """SLURM and `kill` send SIGTERM; Tune stops gracefully (saving its state for
+    --resume) on SIGINT, so forward one to the other. Installed after `ray.init`, which
+    sets a SIGTERM handler of its own."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def forward(signum: int, frame: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, forward)
 
 
 def _build_or_restore(

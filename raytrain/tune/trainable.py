@@ -59,8 +59,40 @@ def make_trainable(space: Space, run_dir: Path) -> Callable[..., Any]:
             failure_config=ray.train.FailureConfig(max_failures=0),
         )
         build_torch_trainer(cfg, run_config=run_config, metrics_hint=[space.metric]).fit()
+        wait_for_reports_to_reach_tune()
 
     return tune.with_resources(raytrain_trial, dict(TRIAL_BUNDLE))
+
+
+def wait_for_reports_to_reach_tune(timeout: float = 60.0, settle: float = 0.3) -> None:
+    """Work around a Ray 2.60 deadlock: `TuneReportCallback` hands Train's reports to the
+    Tune trial through a one-slot queue that the trial actor's main thread drains into
+    another one-slot queue. If this function returns while the last report is still in
+    transit, Tune's own end-of-trial result fills the second queue first and the main
+    thread blocks forever on `put` (seen here with fast epochs: the trial stays RUNNING,
+    its last epoch never arrives). So return only once both queues have stayed empty.
+    Reaches into `ray.train._internal.session` because no public API exposes this."""
+    import time
+
+    from ray.train._internal.session import get_session
+
+    session = get_session()
+    relay = getattr(session, "_inter_actor_queue", None)
+    results = getattr(session, "result_queue", None)
+
+    def idle() -> bool:
+        return (relay is None or relay.empty()) and (results is None or results.empty())
+
+    deadline = time.monotonic() + timeout
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        if idle():
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= settle:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.05)
 
 
 class NonFiniteStopper:

@@ -1,10 +1,10 @@
 """A tiny search on a multi-node Ray cluster: trials must train on more than one node.
 
-The cluster is Ray's fake multi-node provider (cluster/fake-multinode.yaml): a head
-without CPUs for training plus two worker "nodes" that are separate raylets on this
-machine, started with `RAY_FAKE_CLUSTER=1 ray start --head --autoscaling-config=...`.
-Each node has its own node id, so a LightningModule that records
-`ray.get_runtime_context().get_node_id()` shows where each trial trained.
+The cluster is Ray's fake multi-node provider (cluster/fake-multinode.yaml): a 1-CPU
+head plus two 1-CPU worker "nodes" that are separate raylets on this machine, started
+with `RAY_FAKE_CLUSTER=1 ray start --head --autoscaling-config=...`. Each node has its
+own node id, so a LightningModule that records `ray.get_runtime_context().get_node_id()`
+shows where each trial trained.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ def fake_cluster() -> Iterator[FakeCluster]:
             f"--autoscaling-config={config_path}",
             "--disable-usage-stats",
         ],
-        env={**env, "RAY_FAKE_CLUSTER": "1"},
+        # No 30 s drain on SIGTERM at teardown: the search is over by then.
+        env={**env, "RAY_FAKE_CLUSTER": "1", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "5"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -188,8 +189,8 @@ def test_trials_train_on_more_than_one_node(fake_cluster: FakeCluster, tmp_path:
         "parameters": {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}},
         "search": {"sampler": "random", "num_samples": 4, "seed": 0},
         "scheduler": {"type": "fifo"},
-        # Two trials at once, one CPU each: the head keeps (almost) none for training,
-        # so the two concurrent Train workers can only sit on the two worker nodes.
+        # Two trials at once, one 1-CPU Train worker each, on nodes of one CPU each: the
+        # two concurrent workers can never share a node.
         "resources": {"workers_per_trial": 1, "cpus_per_worker": 1, "max_concurrent_trials": 2},
     }
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))
