@@ -212,3 +212,30 @@ def _watch(local: LocalRay) -> None:
             flush=True,
         )
         _thread.interrupt_main()
+
+
+@contextmanager
+def connected_ray(
+    address: str | None, runtime_env: dict[str, object], *, verbose: bool = False
+) -> Iterator[str | None]:
+    """Join `address`, or start a private local Ray head (stopped on exit); yields the
+    dashboard URL. Enter it before `ray` is imported in this process (see above)."""
+    import logging
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        dashboard = None
+        if address is None:
+            local = stack.enter_context(local_ray())
+            address, dashboard = local.address, local.dashboard_url
+        import ray
+
+        context = ray.init(
+            address=address,
+            runtime_env=runtime_env,
+            log_to_driver=verbose,
+            logging_level=logging.INFO if verbose else logging.WARNING,
+        )
+        stack.callback(ray.shutdown)
+        url = dashboard or getattr(context, "dashboard_url", None)
+        yield f"http://{url}" if url and not str(url).startswith("http") else url

@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     cfg, provenance = load_train_config_with_provenance(args.config, args.overrides)
     run_dir = _run_dir(args)
 
-    from raytrain.trial.driver import connected_ray, train
+    from raytrain.local_ray import connected_ray
+    from raytrain.trial.driver import train
 
     started = time.monotonic()
     total = cfg.trainer.max_epochs

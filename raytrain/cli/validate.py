@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dot-list overrides, e.g. search.num_samples=8 config.trainer.max_epochs=5",
     )
     parser.add_argument(
-        "--config", default=None, metavar="FILE",
+        "--config",
+        default=None,
+        metavar="FILE",
         help="base train config for a W&B sweep file (or give it in the sweep's raytrain: block)",
     )
 

@@ -48,7 +48,11 @@ DATA.register(
 
 # ---- optimizers (params: the torch.optim keyword arguments accepted) ------------------------
 _ADAM = {
-    "lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
+    "lr": 1e-3,
+    "betas": (0.9, 0.999),
+    "eps": 1e-8,
+    "weight_decay": 0.0,
+    "amsgrad": False,
 }
 OPTIMIZERS.register(Entry("adam", "torch.optim:Adam", {**_ADAM, "decoupled_weight_decay": False}))
 OPTIMIZERS.register(Entry("adamw", "torch.optim:AdamW", {**_ADAM, "weight_decay": 1e-2}))
@@ -63,24 +67,33 @@ OPTIMIZERS.register(
     Entry(
         "rmsprop",
         "torch.optim:RMSprop",
-        {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
-         "centered": False},
+        {
+            "lr": 1e-2,
+            "alpha": 0.99,
+            "eps": 1e-8,
+            "weight_decay": 0.0,
+            "momentum": 0.0,
+            "centered": False,
+        },
     )
 )
 OPTIMIZERS.register(
     Entry(
         "adagrad",
         "torch.optim:Adagrad",
-        {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0,
-         "eps": 1e-10},
+        {
+            "lr": 1e-2,
+            "lr_decay": 0.0,
+            "weight_decay": 0.0,
+            "initial_accumulator_value": 0.0,
+            "eps": 1e-10,
+        },
     )
 )
 
 # ---- lr schedulers (params: accepted keys besides `name` and `warmup_epochs`) ----------------
 LR_SCHEDULERS.register(Entry("none", "raytrain.trial.lr_schedulers:no_scheduler", {}))
-LR_SCHEDULERS.register(
-    Entry("cosine", "raytrain.trial.lr_schedulers:cosine", {"eta_min": 0.0})
-)
+LR_SCHEDULERS.register(Entry("cosine", "raytrain.trial.lr_schedulers:cosine", {"eta_min": 0.0}))
 LR_SCHEDULERS.register(
     Entry("step", "raytrain.trial.lr_schedulers:step", {"step_size": 10, "gamma": 0.1})
 )

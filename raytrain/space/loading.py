@@ -29,8 +29,12 @@ def load_space_with_notes(
         from raytrain.errors import InputError, Problem
 
         raise InputError(
-            Problem("--config", "only W&B sweep files take --config; a raytrain space "
-                    "names its base train config with `base:`", file=str(path))
+            Problem(
+                "--config",
+                "only W&B sweep files take --config; a raytrain space "
+                "names its base train config with `base:`",
+                file=str(path),
+            )
         )
     return load_space(path, overrides), []
 

@@ -7,7 +7,6 @@ Built-in models get the data module's attributes named in their registry entry's
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any
 
@@ -20,25 +19,17 @@ from raytrain.trial.optimizers import Optimization, attach_optimization
 
 
 def import_target(target: str) -> Any:
-    """`pkg.mod.Class` (or `pkg.mod:Class`) -> the object, with a message that says why not."""
-    module_name, sep, attr = target.partition(":")
-    if not sep:
-        module_name, _, attr = target.rpartition(".")
-    if not module_name or not attr:
-        raise TrialError(f"_target_ {target!r} must look like 'package.module.ClassName'")
+    """`pkg.mod.Class` (or `pkg.mod:Class`) -> the object, with a message that says why not
+    (the same lookup `validate` uses, errors turned into a TrialError for the worker)."""
+    from raytrain.config.components import import_target as lookup
+
     try:
-        module = importlib.import_module(module_name)
+        return lookup(target)
     except ImportError as exc:
         raise TrialError(
-            f"cannot import {module_name!r} for _target_ {target!r}: {exc}. Run raytrain "
-            "from the directory that contains the package (it is put on the workers' path)."
+            f"cannot import _target_ {target!r}: {exc}. Run raytrain from the directory "
+            "that contains the package (it is put on the workers' path)."
         ) from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise TrialError(
-            f"module {module_name!r} has no attribute {attr!r} (_target_ {target!r})"
-        ) from None
 
 
 def resolve(component: ComponentConfig, registry: Registry) -> tuple[Any, Entry | None]:

@@ -5,9 +5,7 @@ Printing is left to the caller through `on_epoch`, so the CLI decides what a per
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,30 +24,6 @@ class TrainOutcome:
     best_metrics: dict[str, Any] | None
     checkpoints: dict[str, Path] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def connected_ray(address: str | None, runtime_env: dict[str, Any]) -> Iterator[str | None]:
-    """Join `address`, or start a private local Ray head (stopped on exit); yields the
-    dashboard URL. Must be entered before `ray` is imported (see `raytrain.local_ray`)."""
-    with contextlib.ExitStack() as stack:
-        dashboard = None
-        if address is None:
-            from raytrain.local_ray import local_ray
-
-            local = stack.enter_context(local_ray())
-            address, dashboard = local.address, local.dashboard_url
-        import ray
-
-        context = ray.init(
-            address=address,
-            runtime_env=runtime_env,
-            log_to_driver=False,
-            logging_level=logging.WARNING,
-        )
-        stack.callback(ray.shutdown)
-        url = dashboard or getattr(context, "dashboard_url", None)
-        yield f"http://{url}" if url and not str(url).startswith("http") else url
 
 
 def train(

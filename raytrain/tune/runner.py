@@ -9,7 +9,6 @@ folder per trial holding our records of that trial and its Ray Train checkpoints
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import threading
@@ -149,29 +148,16 @@ def _run_on_ray(
 def _connect(space: Space, options: TuneOptions, stack: contextlib.ExitStack) -> str | None:
     """Start a private local Ray (stopped when `stack` closes) or join `options.address`,
     so that the space's `_target_` code imports on every worker."""
-    from raytrain.local_ray import local_ray
+    from raytrain.local_ray import connected_ray
     from raytrain.space import trial_config
     from raytrain.trial.user_code import put_cwd_on_path, user_code_runtime_env
 
     cwd = Path.cwd()
     put_cwd_on_path(cwd)
     env = user_code_runtime_env(trial_config(space, {}), cwd, remote=options.address is not None)
-    address, dashboard = options.address, None
-    if address is None:
-        local = stack.enter_context(local_ray())
-        address, dashboard = local.address, local.dashboard_url
-    import ray
-
-    ctx = ray.init(
-        address=address,
-        runtime_env=env,
-        log_to_driver=options.verbose,
-        logging_level=logging.INFO if options.verbose else logging.WARNING,
-    )
-    stack.callback(ray.shutdown)
+    url = stack.enter_context(connected_ray(options.address, env, verbose=options.verbose))
     _sigterm_as_interrupt()
-    url = dashboard or getattr(ctx, "dashboard_url", None)
-    return f"http://{url}" if url and not str(url).startswith("http") else url
+    return url
 
 
 def _sigterm_as_interrupt() -> None:

@@ -88,7 +88,7 @@ def test_user_target_gets_loss_when_it_accepts_it() -> None:
 
 
 def test_bad_targets_and_kwargs_explain_themselves() -> None:
-    with pytest.raises(TrialError, match=r"cannot import 'nopkg_xyz\.mod'"):
+    with pytest.raises(TrialError, match=r"cannot import _target_ 'nopkg_xyz\.mod\.Model'"):
         import_target("nopkg_xyz.mod.Model")
     with pytest.raises(TrialError, match="has no attribute 'Nope'"):
         import_target(f"{__name__}.Nope")
