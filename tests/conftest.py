@@ -41,11 +41,30 @@ def _no_env_leaks() -> Iterator[None]:
     yield
     after = dict(os.environ)
     # Ray and Lightning set a few process-wide variables on first use; those are not leaks.
-    ignore_prefixes = ("RAY_", "PL_", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "TUNE_", "OMP_",
-                       "CUDA_", "KMP_", "PYTHONHASHSEED", "MASTER_", "GLOO_", "TORCH",
-                       "RANK", "LIGHTNING_", "TF_", "GRPC_", "PYTEST_", "PYTORCH_")
+    ignore_prefixes = (
+        "RAY_",
+        "PL_",
+        "LOCAL_RANK",
+        "NODE_RANK",
+        "WORLD_SIZE",
+        "TUNE_",
+        "OMP_",
+        "CUDA_",
+        "KMP_",
+        "PYTHONHASHSEED",
+        "MASTER_",
+        "GLOO_",
+        "TORCH",
+        "RANK",
+        "LIGHTNING_",
+        "TF_",
+        "GRPC_",
+        "PYTEST_",
+        "PYTORCH_",
+    )
     changed = {
-        k for k in set(before) | set(after)
+        k
+        for k in set(before) | set(after)
         if before.get(k) != after.get(k) and not k.startswith(ignore_prefixes)
     }
     assert not changed, f"test leaked environment variables: {sorted(changed)}"

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("ray.tune")
 
-from raytrain.tune.callbacks import (  # noqa: E402
+from raytrain.tune.callbacks import (
     RunDirCallback,
     final_state,
     model_metrics,
@@ -34,13 +34,28 @@ def rows(run_dir):
 
 
 def make(tmp_path):
-    return RunDirCallback(tmp_path, metric="val_loss", mode="min",
-                          param_paths=["optimizer.lr"], rungs=[1, 2, 4], max_epochs=4)
+    return RunDirCallback(
+        tmp_path,
+        metric="val_loss",
+        mode="min",
+        param_paths=["optimizer.lr"],
+        rungs=[1, 2, 4],
+        max_epochs=4,
+    )
 
 
 def test_model_metrics_drop_tune_bookkeeping():
-    out = model_metrics({"val_loss": 0.5, "epoch": 2, "done": False, "time_total_s": 3.0,
-                         "checkpoint_path": "/x", "trial_id": "a", "flag": True})
+    out = model_metrics(
+        {
+            "val_loss": 0.5,
+            "epoch": 2,
+            "done": False,
+            "time_total_s": 3.0,
+            "checkpoint_path": "/x",
+            "trial_id": "a",
+            "flag": True,
+        }
+    )
     assert out == {"val_loss": 0.5, "epoch": 2}
 
 
