@@ -37,7 +37,7 @@ SETTLE_S = 3.0
 
 
 class HeadStartError(RuntimeError):
-    pass
+    """The private head exited or never reported ready (retried once by `local_ray`)."""
 
 
 def free_port() -> int:

@@ -51,7 +51,8 @@ class ArrayDataModule(pl.LightningDataModule):
         self.val_set: TensorDataset | None = None
 
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """Features and labels of the whole data set; each built-in data module says how."""
+        raise NotImplementedError(f"{type(self).__name__} must define load_arrays()")
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

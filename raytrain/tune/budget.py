@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from ray.tune.search import Searcher, SearchGenerator
 
-SPACE_FILE = "space.yaml"
+from raytrain.tune.rundir import SPACE_FILE  # the one name for the resolved space
 
 
 class StartupBarrier(Searcher):
