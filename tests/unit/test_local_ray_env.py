@@ -1,0 +1,29 @@
+"""The environment a private local head shares with every process (no Ray started)."""
+
+from raytrain.local_ray import LOCAL_TRAIN_DEFAULTS, head_command, shared_env
+
+
+def test_shared_env_has_address_token_and_train_defaults() -> None:
+    env = shared_env("10.0.0.1:6380", {})
+    assert env["RAY_ADDRESS"] == "10.0.0.1:6380"
+    assert env["RAY_AUTH_MODE"] == "token"
+    assert len(env["RAY_AUTH_TOKEN"]) == 64
+    assert env["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"] == "0"
+    assert env["RAY_TRAIN_METRICS_ENABLED"] == "0"
+
+
+def test_shared_env_tokens_differ_per_run() -> None:
+    assert shared_env("a:1", {})["RAY_AUTH_TOKEN"] != shared_env("a:1", {})["RAY_AUTH_TOKEN"]
+
+
+def test_user_setting_wins_over_train_defaults() -> None:
+    user = {"RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "1"}
+    env = shared_env("a:1", user)
+    assert "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER" not in env  # inherited from the user instead
+    assert set(env) >= set(LOCAL_TRAIN_DEFAULTS) - set(user)
+
+
+def test_head_command_keeps_dashboard_on_localhost() -> None:
+    cmd = head_command("10.0.0.1", 6380, 8265, 2, None)
+    assert "--include-dashboard=true" in cmd and "--dashboard-host=127.0.0.1" in cmd
+    assert "--num-cpus=2" in cmd and not any(a.startswith("--num-gpus") for a in cmd)
