@@ -50,10 +50,19 @@ class HeadStartError(RuntimeError):
     """The private head exited or never reported ready (retried once by `local_ray`)."""
 
 
+# Ray's default ports (GCS, dashboard, client server, dashboard agent): a port the OS hands
+# out may be one of them, and a Ray started later with defaults then collides with ours.
+RAY_DEFAULT_PORTS = frozenset({6379, 8265, 10001, 52365})
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A currently free TCP port on this host that is none of Ray's default ports."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in RAY_DEFAULT_PORTS:
+            return port
 
 
 def ray_executable() -> str:

@@ -40,7 +40,7 @@ def format_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+        return value.isoformat(timespec="milliseconds")
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else str(value)  # nan, inf, -inf
     return str(value)

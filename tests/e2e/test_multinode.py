@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from e2e_helpers import processes_using
+
+from raytrain.local_ray import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ray]
 
@@ -56,40 +58,10 @@ class NodeProbeMLP(MLPClassifier):
 '''
 
 
-# Ray's fixed defaults (GCS, dashboard, client server, dashboard agent): a port the OS
-# hands out may be one of them, and Ray then refuses two components on one port.
-RAY_DEFAULT_PORTS = {6379, 8265, 10001, 52365}
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in RAY_DEFAULT_PORTS:
-            return port
-
-
 @dataclass
 class FakeCluster:
     address: str
     env: dict[str, str]
-
-
-def _processes_using(marker: str) -> list[int]:
-    """Pids whose command line mentions `marker` (our private temp dir): Ray's fake nodes
-    and log monitors outlive the head's process tree, and are ours to stop."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if marker in cmdline:
-            pids.append(int(entry.name))
-    return pids
 
 
 def _stop(pids: list[int], sig: int) -> None:
@@ -163,11 +135,11 @@ def fake_cluster() -> Iterator[FakeCluster]:
             head.wait(timeout=60)
         except subprocess.TimeoutExpired:
             head.kill()
-        _stop(_processes_using(temp_dir), signal.SIGTERM)
+        _stop(list(processes_using(temp_dir)), signal.SIGTERM)
         deadline = time.monotonic() + 20
-        while _processes_using(temp_dir) and time.monotonic() < deadline:
+        while list(processes_using(temp_dir)) and time.monotonic() < deadline:
             time.sleep(0.5)
-        _stop(_processes_using(temp_dir), signal.SIGKILL)
+        _stop(list(processes_using(temp_dir)), signal.SIGKILL)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 

@@ -16,7 +16,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -29,6 +28,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from raytrain.local_ray import free_port
+
 pytestmark = [pytest.mark.e2e, pytest.mark.sshd]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,20 +37,6 @@ LOCAL_SSHD = REPO / "cluster" / "local-sshd.sh"
 ACCOUNT = "raytrain-ssh"
 KEY = "/var/lib/raytrain-sshd/id_ed25519"
 BEGIN, END = "# >>> raytrain test_ray_up (removed on teardown)", "# <<< raytrain test_ray_up"
-
-
-# Ray's fixed defaults (GCS, dashboard, client server, dashboard agent): a port the OS
-# hands out may be one of them, and Ray then refuses two components on one port.
-RAY_DEFAULT_PORTS = {6379, 8265, 10001, 52365}
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in RAY_DEFAULT_PORTS:
-            return port
 
 
 def as_account(command: str) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""`raytrain slurm` under a real SLURM: a tiny search finishes, and requeued jobs resume.
+"""`raytrain slurm` under a real SLURM: a search requeued twice resumes and finishes.
 
 Needs the repository's single-node SLURM (`cluster/slurm/local-slurm.sh up`, as root;
 `.ci/run` starts it). Each job starts its own Ray head with a fresh token on free ports,
@@ -11,7 +11,6 @@ import csv
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from e2e_helpers import processes_using
+
+from raytrain.local_ray import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 
@@ -37,20 +39,6 @@ def slurm_ready() -> None:
     )
     if status.returncode != 0:
         pytest.skip("SLURM is installed but not running: `sudo cluster/slurm/local-slurm.sh up`")
-
-
-# Ray's fixed defaults (GCS, dashboard, client server, dashboard agent): a port the OS
-# hands out may be one of them, and Ray then refuses two components on one port.
-RAY_DEFAULT_PORTS = {6379, 8265, 10001, 52365}
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in RAY_DEFAULT_PORTS:
-            return port
 
 
 def slurm(*argv: str) -> str:
@@ -149,17 +137,7 @@ def finished_trials(run_dir: Path) -> set[str]:
 
 def leftover_processes(job_id: str) -> list[str]:
     """Processes of the job's Ray (its private temp dir names the job) still alive."""
-    marker = f"/tmp/raytrain-{job_id}-"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if marker in cmdline:
-                found.append(f"{entry.name}: {cmdline[:120]}")
-    return found
+    return [f"{pid}: {cmd}" for pid, cmd in processes_using(f"/tmp/raytrain-{job_id}-").items()]
 
 
 def release(job_id: str) -> None:
@@ -180,22 +158,9 @@ def finish(job_id: str, log: Path, timeout: float = 400) -> None:
     wait_for(lambda: not leftover_processes(job_id), 60, "the job's Ray to exit")
 
 
-def test_tiny_search_runs_to_completion(tmp_path: Path) -> None:
-    space = write_space(tmp_path, num_samples=2, max_epochs=1)
-    started = time.monotonic()
-    job_id = submit(tmp_path, space)
-    log = tmp_path / "runs" / "_slurm" / "slurmtiny" / f"slurm-{job_id}.out"
-    finish(job_id, log)
-    run_dir = tmp_path / "runs" / "slurmtiny"
-    assert (run_dir / "best.yaml").is_file()
-    assert len(finished_trials(run_dir)) == 2
-    text = log.read_text()
-    assert "1/1 Ray nodes alive" in text and "Ray stopped" in text
-    print(f"sbatch -> finished search in {time.monotonic() - started:.0f} s")
-
-
 def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
-    """Stopped twice mid-search, the job comes back each time, continues with --resume and
+    """sbatch -> a search that finishes (COMPLETED, best.yaml, the job's Ray gone), after
+    being stopped twice mid-search: the job comes back each time, continues with --resume and
     ends with exactly num_samples distinct trials. First SLURM's warning signal (what
     `--signal=B:USR1@N` sends before the time limit; here `scancel --batch --signal=USR1`):
     the job stops the search cleanly and requeues itself. Then a requeue from outside
@@ -223,6 +188,7 @@ def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
 
     text = log.read_text()
     assert "(restart 2)" in text and text.count("(--resume)") == 2
+    assert "1/1 Ray nodes alive" in text and "Ray stopped" in text
     rows = trial_rows(run_dir)
     ids = [row["trial_id"] for row in rows]
     assert len(ids) == len(set(ids)) == num_samples, rows

@@ -18,16 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from raytrain.local_ray import free_port
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
 from test_results_factory import make_run
 
 REPO = Path(__file__).resolve().parent.parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str, body: dict | None = None) -> tuple[int, bytes]:

@@ -27,3 +27,31 @@ def test_head_command_keeps_dashboard_on_localhost() -> None:
     cmd = head_command("10.0.0.1", 6380, 8265, 2, None)
     assert "--include-dashboard=true" in cmd and "--dashboard-host=127.0.0.1" in cmd
     assert "--num-cpus=2" in cmd and not any(a.startswith("--num-gpus") for a in cmd)
+
+
+def test_free_port_is_bindable_and_not_a_ray_default(monkeypatch) -> None:
+    import socket
+
+    from raytrain import local_ray
+
+    handed_out = iter([6379, 8265, 40123])
+
+    class FakeSocket:
+        def __enter__(self) -> "FakeSocket":
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def bind(self, address: tuple[str, int]) -> None:
+            self.port = next(handed_out)
+
+        def getsockname(self) -> tuple[str, int]:
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(local_ray.socket, "socket", FakeSocket)
+    assert local_ray.free_port() == 40123  # the two Ray defaults were skipped
+    monkeypatch.undo()
+    port = local_ray.free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
