@@ -20,6 +20,10 @@ def ray_session() -> Iterator[None]:
     """One local Ray (2 CPUs, dashboard on so Train V2 can free placement groups)."""
     import ray
 
+    from raytrain.local_ray import LOCAL_TRAIN_DEFAULTS
+
+    # The same Train V2 extras off as in raytrain's own local Ray (driver and workers).
+    train_env = {k: os.environ.setdefault(k, v) for k, v in LOCAL_TRAIN_DEFAULTS.items()}
     if not ray.is_initialized():
         ray.init(
             address="local",  # a new instance even while other `ray start` heads run here
@@ -28,7 +32,7 @@ def ray_session() -> Iterator[None]:
             dashboard_host="127.0.0.1",
             log_to_driver=False,
             configure_logging=False,
-            runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
+            runtime_env={"env_vars": {"PYTHONPATH": str(REPO), **train_env}},
         )
     yield
     ray.shutdown()

@@ -103,7 +103,7 @@ def fake_cluster() -> Iterator[FakeCluster]:
             "--disable-usage-stats",
         ],
         # No 30 s drain on SIGTERM at teardown: the search is over by then.
-        env={**env, "RAY_FAKE_CLUSTER": "1", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "5"},
+        env={**env, "RAY_FAKE_CLUSTER": "1", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -136,7 +136,7 @@ def fake_cluster() -> Iterator[FakeCluster]:
         except subprocess.TimeoutExpired:
             head.kill()
         _stop(list(processes_using(temp_dir)), signal.SIGTERM)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 5  # ours to stop; Ray's fake nodes may ignore SIGTERM
         while list(processes_using(temp_dir)) and time.monotonic() < deadline:
             time.sleep(0.5)
         _stop(list(processes_using(temp_dir)), signal.SIGKILL)
