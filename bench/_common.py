@@ -7,6 +7,7 @@ so each script prints what it ran (sizes, CPUs) next to its results.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import copy
 import statistics
@@ -80,6 +81,17 @@ def make_space(
         space["scheduler"] = {"type": scheduler}
     space["resources"]["max_concurrent_trials"] = concurrency
     return space
+
+
+def bench_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark takes (`--storage`); each script adds its own."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--storage", type=Path, default=None, help="keep run directories here (default: temp dir)"
+    )
+    return parser
 
 
 @contextlib.contextmanager
@@ -185,8 +197,8 @@ def timeline(run: Run) -> list[EpochRow]:
 
 
 def first_epoch_delays(run: Run) -> list[float]:
-    """Per trial: first epoch reported - trial started (s). trials.csv keeps `started_at`
-    to the second, so each value is only good to about +-1 s."""
+    """Per trial: first epoch reported - trial started (s); `started_at` is kept to the
+    millisecond in trials.csv."""
     out = []
     for t in run.trials:
         rows = t.metrics()

@@ -13,15 +13,14 @@ whose val_acc >= --target. Prints per-seed rows, then mean / median per method.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from _common import (
     TuneRun,
+    bench_parser,
     fmt,
     make_space,
     mean,
@@ -116,18 +115,13 @@ HEADERS = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="search.seed")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=8, help="max_epochs (ASHA max_t)")
     parser.add_argument("--target", type=float, default=0.96, help=f"{METRIC} to reach")
     parser.add_argument(
         "--concurrency", default="auto", help="resources.max_concurrent_trials (int or auto)"
-    )
-    parser.add_argument(
-        "--storage", type=Path, default=None, help="keep run directories here (default: temp dir)"
     )
     parser.add_argument(
         "--quick", action="store_true", help="1 seed, 4 trials x 3 epochs (smoke run)"

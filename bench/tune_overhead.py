@@ -17,7 +17,6 @@ Ray worker), and prints wall time, the ratio, and the fixed cost per trial.
 
 from __future__ import annotations
 
-import argparse
 import os
 import threading
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from _common import (
     TuneRun,
+    bench_parser,
     epoch_intervals,
     fmt,
     make_space,
@@ -170,21 +170,13 @@ HEADERS = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--grace", type=int, default=1, help="ASHA grace / pruner min_resource")
     parser.add_argument("--rf", type=int, default=2, help="reduction factor (both)")
     parser.add_argument("--seed", type=int, default=0, help="search.seed")
-    parser.add_argument(
-        "--storage",
-        type=Path,
-        default=None,
-        help="keep run directories here (default: temp dir)",
-    )
     parser.add_argument("--quick", action="store_true", help="2 trials x 2 epochs (smoke run)")
     args = parser.parse_args()
     if args.quick:

@@ -17,6 +17,7 @@ Stop what you started: `stop()` sends SIGTERM to our `ray start --block` process
 from __future__ import annotations
 
 import _thread
+import logging
 import os
 import secrets
 import shutil
@@ -28,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,9 +251,6 @@ def connected_ray(
 ) -> Iterator[str | None]:
     """Join `address`, or start a private local Ray head (stopped on exit); yields the
     dashboard URL. Enter it before `ray` is imported in this process (see above)."""
-    import logging
-    from contextlib import ExitStack
-
     with ExitStack() as stack:
         dashboard = None
         if address is None:

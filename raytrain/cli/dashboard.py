@@ -5,6 +5,7 @@ it; on localhost, until Ctrl-C. The Ray dashboard URL is printed by `raytrain tu
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from raytrain.errors import InputError, Problem
@@ -59,20 +60,19 @@ def run(args: argparse.Namespace) -> int:
         servers.append(srv.optuna_server(journal, args.host, op_port, executable))
 
     try:
-        for server in servers:
-            srv.start(server)
-        print(f"starting {', '.join(s.name for s in servers)} for {run.path} ...", flush=True)
-        for server in servers:
-            srv.wait_ready(server)
-            print(f"{server.name + ':':18} {server.url}", flush=True)
-        if executable is None:
-            print("(optuna-dashboard: pip install 'raytrain[dashboard]')", flush=True)
-        elif not journal.is_file():
-            print("(no optuna.journal in this run: Optuna dashboard not started)", flush=True)
-        print("Ctrl-C to stop.", flush=True)
-        srv.serve_until_interrupted(servers)
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C while starting: stop them too
+            for server in servers:
+                srv.start(server)
+            print(f"starting {', '.join(s.name for s in servers)} for {run.path} ...", flush=True)
+            for server in servers:
+                srv.wait_ready(server)
+                print(f"{server.name + ':':18} {server.url}", flush=True)
+            if executable is None:
+                print("(optuna-dashboard: pip install 'raytrain[dashboard]')", flush=True)
+            elif not journal.is_file():
+                print("(no optuna.journal in this run: Optuna dashboard not started)", flush=True)
+            print("Ctrl-C to stop.", flush=True)
+            srv.serve_until_interrupted(servers)
     finally:
         for server in servers:
             srv.stop(server)

@@ -8,6 +8,7 @@ directory copied off a cluster.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 
@@ -41,14 +42,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.watch:
         console.print(status_view(current, limit=args.limit))
         return 0
-    try:
-        with Live(
-            status_view(current, limit=args.limit), console=console, auto_refresh=False
-        ) as live:
-            while not current.finished:
-                time.sleep(args.interval)
-                current = load_run(args.run_dir)
-                live.update(status_view(current, limit=args.limit), refresh=True)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is the normal way to stop watching
+    view = Live(status_view(current, limit=args.limit), console=console, auto_refresh=False)
+    with contextlib.suppress(KeyboardInterrupt), view as live:  # Ctrl-C is how watching stops
+        while not current.finished:
+            time.sleep(args.interval)
+            current = load_run(args.run_dir)
+            live.update(status_view(current, limit=args.limit), refresh=True)
     return 0

@@ -6,6 +6,8 @@ serve many trials (`setup` is idempotent; the arrays of each built-in are cached
 
 from __future__ import annotations
 
+import abc
+
 import lightning.pytorch as pl
 import numpy as np
 import torch
@@ -33,7 +35,7 @@ def standardise(x_train: np.ndarray, x_val: np.ndarray) -> tuple[np.ndarray, np.
     return (x_train - mean) / std, (x_val - mean) / std
 
 
-class ArrayDataModule(pl.LightningDataModule):
+class ArrayDataModule(pl.LightningDataModule, abc.ABC):
     """A classification data module over arrays returned by `load_arrays` (subclass hook)."""
 
     input_dim: int
@@ -50,9 +52,9 @@ class ArrayDataModule(pl.LightningDataModule):
         self.train_set: TensorDataset | None = None
         self.val_set: TensorDataset | None = None
 
+    @abc.abstractmethod
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Features and labels of the whole data set; each built-in data module says how."""
-        raise NotImplementedError(f"{type(self).__name__} must define load_arrays()")
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

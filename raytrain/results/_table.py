@@ -7,6 +7,7 @@ atomically (temp file + os.replace) so a reader polling it never sees half a fil
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -51,10 +52,8 @@ def parse_scalar(cell: str) -> Any:
     if cell in ("True", "False"):
         return cell == "True"
     for cast in (int, float):
-        try:
+        with contextlib.suppress(ValueError):
             return cast(cell)
-        except ValueError:
-            pass
     return cell
 
 

@@ -4,9 +4,7 @@ cleanly (terminate, then kill) however `raytrain dashboard` ends."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -14,13 +12,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import IO
 
 from raytrain.errors import RunError
+from raytrain.signals import sigterm_as_sigint
 
 JOURNAL = "optuna.journal"
 
@@ -132,23 +129,9 @@ def stop(server: Server, grace: float = 5.0) -> None:
         server.log = None
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while serving, so children are stopped either way."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def serve_until_interrupted(servers: list[Server], poll: float = 0.5) -> None:
     """Return on Ctrl-C/SIGTERM; raise RunError if a server dies on its own."""
-    with sigterm_as_interrupt():
+    with sigterm_as_sigint():
         try:
             while True:
                 for s in servers:

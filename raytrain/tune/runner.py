@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +147,7 @@ def _connect(space: Space, options: TuneOptions, stack: contextlib.ExitStack) ->
     """Start a private local Ray (stopped when `stack` closes) or join `options.address`,
     so that the space's `_target_` code imports on every worker."""
     from raytrain.local_ray import connected_ray
+    from raytrain.signals import sigterm_as_sigint
     from raytrain.space import trial_config
     from raytrain.trial.user_code import put_cwd_on_path, user_code_runtime_env
 
@@ -156,21 +155,8 @@ def _connect(space: Space, options: TuneOptions, stack: contextlib.ExitStack) ->
     put_cwd_on_path(cwd)
     env = user_code_runtime_env(trial_config(space, {}), cwd, remote=options.address is not None)
     url = stack.enter_context(connected_ray(options.address, env, verbose=options.verbose))
-    _sigterm_as_interrupt()
+    stack.enter_context(sigterm_as_sigint())  # after ray.init, which sets its own handler
     return url
-
-
-def _sigterm_as_interrupt() -> None:
-    """SLURM and `kill` send SIGTERM; Tune stops gracefully (saving its state for
-    --resume) on SIGINT, so forward one to the other. Installed after `ray.init`, which
-    sets a SIGTERM handler of its own."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def forward(signum: int, frame: Any) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-
-    signal.signal(signal.SIGTERM, forward)
 
 
 def _build_or_restore(
