@@ -140,10 +140,31 @@ def leftover_processes(job_id: str) -> list[str]:
     return [f"{pid}: {cmd}" for pid, cmd in processes_using(f"/tmp/raytrain-{job_id}-").items()]
 
 
+def node_state() -> str:
+    """The state of the one node of the local SLURM (`idle`, `alloc`, `comp`, ...)."""
+    return slurm("sinfo", "-h", "-N", "-o", "%t").strip()
+
+
 def release(job_id: str) -> None:
-    """A requeued job waits ~2 min (BeginTime) before it may start again; skip that."""
-    wait_for(lambda: job_state(job_id) == "PENDING", 120, f"job {job_id} to be requeued")
-    slurm("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+    """Let a requeued job start in a few seconds instead of after SLURM's requeue delay.
+
+    SLURM holds a requeued job back (BeginTime about 2 min ahead) for a reason: slurmd
+    revokes the credential of the job's previous run and refuses any launch whose credential
+    is not newer, in whole seconds, than that revocation. Seen here (issue 17): with
+    `StartTime=now` sent 0.2 s after "Requeuing JobId=5", while the node was still tearing
+    down the old run, the job was allocated 0.3 s later, in the same second, and slurmctld
+    logged "Killing non-startable batch JobId=5: Job credential revoked": the job FAILED
+    (Restarts=1, start = end) and never came back. So this waits until the old run is gone
+    (the job PENDING and the node no longer allocated or completing, i.e. `idle`) and asks
+    for a start 2 s later, which puts the new credential strictly after the revocation.
+    """
+    wait_for(
+        lambda: job_state(job_id) == "PENDING" and node_state() == "idle",
+        300,
+        f"job {job_id} to be requeued (PENDING) and its node idle",
+    )
+    begin = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() + 2))
+    slurm("scontrol", "update", f"JobId={job_id}", f"StartTime={begin}")
 
 
 def finish(job_id: str, log: Path, timeout: float = 400) -> None:
@@ -158,6 +179,7 @@ def finish(job_id: str, log: Path, timeout: float = 400) -> None:
     wait_for(lambda: not leftover_processes(job_id), 60, "the job's Ray to exit")
 
 
+@pytest.mark.timeout(3600)  # above the sum of the waits below, so one of them fails first
 def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
     """sbatch -> a search that finishes (COMPLETED, best.yaml, the job's Ray gone), after
     being stopped twice mid-search: the job comes back each time, continues with --resume and
@@ -170,21 +192,28 @@ def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
     job_id = submit(tmp_path, space)
     run_dir = tmp_path / "runs" / "slurmtiny"
     log = tmp_path / "runs" / "_slurm" / "slurmtiny" / f"slurm-{job_id}.out"
-    wait_for(lambda: len(finished_trials(run_dir)) >= 1, 400, "a first finished trial", log)
+    # Timeouts: the whole test takes ~215 s on a quiet 2-core machine; each wait allows
+    # several times its quiet duration, since CI may share the machine.
+    wait_for(lambda: len(finished_trials(run_dir)) >= 1, 600, "a first finished trial", log)
 
     slurm("scancel", "--batch", "--signal=USR1", job_id)
-    wait_for(lambda: "requeueing job" in log.read_text(), 180, "the self-requeue", log)
+    wait_for(lambda: "requeueing job" in log.read_text(), 300, "the self-requeue", log)
     first = finished_trials(run_dir)
+    # Trials that were running when the search stopped (some had not reported yet: Ray then
+    # warns that "both result.json and progress.csv were not found") are in trials.csv and
+    # in Tune's saved state: the resumed search runs them again under the same id (from
+    # their checkpoint if they had one), so they must all end finished below.
+    unfinished_at_stop = {row["trial_id"] for row in trial_rows(run_dir)} - first
     assert len(first) < num_samples, "the search ended before it could be interrupted"
     release(job_id)
-    wait_for(lambda: "(restart 1)" in log.read_text(), 180, "the first restart", log)
-    wait_for(lambda: len(finished_trials(run_dir)) > len(first), 400, "progress", log)
+    wait_for(lambda: "(restart 1)" in log.read_text(), 300, "the first restart", log)
+    wait_for(lambda: len(finished_trials(run_dir)) > len(first), 600, "progress", log)
     second = finished_trials(run_dir)
     assert first <= second and len(second) < num_samples, "ended before the second stop"
 
     slurm("scontrol", "requeue", job_id)
     release(job_id)
-    finish(job_id, log, timeout=600)
+    finish(job_id, log, timeout=900)
 
     text = log.read_text()
     assert "(restart 2)" in text and text.count("(--resume)") == 2
@@ -193,4 +222,5 @@ def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
     ids = [row["trial_id"] for row in rows]
     assert len(ids) == len(set(ids)) == num_samples, rows
     assert second <= finished_trials(run_dir) == set(ids)
+    assert unfinished_at_stop <= set(ids), "a trial running at the first stop was lost"
     assert (run_dir / "best.yaml").is_file()
