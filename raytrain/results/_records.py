@@ -15,16 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-# Trial states as written to trials.csv. FINISHED_STATES never change again.
-PENDING, RUNNING, TERMINATED, STOPPED, ERROR = (
-    "PENDING",
-    "RUNNING",
-    "TERMINATED",
-    "STOPPED",
-    "ERROR",
-)
-TRIAL_STATES = (PENDING, RUNNING, TERMINATED, STOPPED, ERROR)
-FINISHED_STATES = frozenset({TERMINATED, STOPPED, ERROR})
+from raytrain.results.states import FINISHED_STATES, PENDING, TRIAL_STATES
 
 
 def is_finite(value: float | None) -> bool:
