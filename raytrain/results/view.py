@@ -65,7 +65,7 @@ def params_caption(param_paths: list[str]) -> str | None:
 def records_table(
     rows: list[TrialRecord],
     *,
-    title: str,
+    title: str | None,
     param_paths: list[str],
     best_id: str | None,
     show_rung: bool,
