@@ -7,7 +7,10 @@ typed `Run` / `TrialRecord` objects for status, analysis and export.
 
 from raytrain.results._metrics import TUNE_AUTO_KEYS
 from raytrain.results._reader import is_run_dir, load_run, space_rungs
-from raytrain.results._records import (
+from raytrain.results._records import Run, TrialRecord, asha_rungs
+from raytrain.results._table import BASE_COLUMNS
+from raytrain.results._writer import RunWriter
+from raytrain.results.states import (
     ERROR,
     FINISHED_STATES,
     PENDING,
@@ -15,12 +18,7 @@ from raytrain.results._records import (
     STOPPED,
     TERMINATED,
     TRIAL_STATES,
-    Run,
-    TrialRecord,
-    asha_rungs,
 )
-from raytrain.results._table import BASE_COLUMNS
-from raytrain.results._writer import RunWriter
 
 __all__ = [
     "BASE_COLUMNS",

@@ -15,16 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-# Trial states as written to trials.csv. FINISHED_STATES never change again.
-PENDING, RUNNING, TERMINATED, STOPPED, ERROR = (
-    "PENDING",
-    "RUNNING",
-    "TERMINATED",
-    "STOPPED",
-    "ERROR",
-)
-TRIAL_STATES = (PENDING, RUNNING, TERMINATED, STOPPED, ERROR)
-FINISHED_STATES = frozenset({TERMINATED, STOPPED, ERROR})
+from raytrain.results.states import FINISHED_STATES, PENDING, TRIAL_STATES
 
 
 def is_finite(value: float | None) -> bool:
@@ -93,6 +84,13 @@ def read_metrics_csv(path: Path) -> list[dict[str, float]]:
     return rows
 
 
+def best_of(trials: Sequence[TrialRecord], mode: str, k: int = 1) -> list[TrialRecord]:
+    """The k trials with the best finite `best_value`, best first."""
+    scored = [t for t in trials if is_finite(t.best_value)]
+    scored.sort(key=lambda t: (sort_key(t.best_value, mode), t.trial_id))
+    return scored[:k]
+
+
 @dataclass
 class Run:
     """A run directory read from disk (live, finished, or copied from a cluster)."""
@@ -108,9 +106,7 @@ class Run:
 
     def best(self, k: int = 1) -> list[TrialRecord]:
         """The k trials with the best finite `best_value`, best first."""
-        scored = [t for t in self.trials if is_finite(t.best_value)]
-        scored.sort(key=lambda t: (sort_key(t.best_value, self.mode), t.trial_id))
-        return scored[:k]
+        return best_of(self.trials, self.mode, k)
 
     def counts(self) -> dict[str, int]:
         """Number of trials per state (every state present, zero when none)."""

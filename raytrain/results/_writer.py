@@ -18,16 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from raytrain.results import _files
 from raytrain.results._metrics import error_summary, numeric_metrics
-from raytrain.results._records import (
-    ERROR,
-    FINISHED_STATES,
-    PENDING,
-    RUNNING,
-    TrialRecord,
-    better,
-    rung_reached,
-)
+from raytrain.results._records import TrialRecord, better, rung_reached
 from raytrain.results._table import atomic_write_text, read_table, render_table
+from raytrain.results.states import ERROR, FINISHED_STATES, PENDING, RUNNING
 
 if TYPE_CHECKING:
     from raytrain.results._tensorboard import TrialEvents

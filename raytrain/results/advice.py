@@ -12,9 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from raytrain.results._records import ERROR, Run, TrialRecord, is_finite
+from raytrain.results._records import Run, TrialRecord, is_finite
+from raytrain.results.format import fmt_param
 from raytrain.results.importance import Importance
 from raytrain.results.specs import position
+from raytrain.results.states import ERROR
 from raytrain.space.types import CategoricalParam, Param
 
 EDGE = 0.05  # within 5% of a range end (log-aware) counts as "at the bound"
@@ -29,10 +31,6 @@ class Facts:
     params: Mapping[str, Param]
     importance: Importance
     top_k: int
-
-
-def _fmt(v: object) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def _scored(run: Run) -> list[TrialRecord]:
@@ -78,7 +76,7 @@ def diverged(f: Facts) -> list[str]:
         pos = [position(p, t.params.get(path)) for t in bad]
         if len(bad) >= 2 and all(x is not None and x >= 0.7 for x in pos):
             high = min(t.params[path] for t in bad)
-            out += f" All had {path} >= {_fmt(high)}: consider lowering its `high`."
+            out += f" All had {path} >= {fmt_param(high)}: consider lowering its `high`."
     return [out]
 
 
@@ -105,7 +103,7 @@ def at_bounds(f: Facts) -> list[str]:
             bound = p.low if end == "low" else p.high
             if end == "low" and bound == 0 and not p.log:
                 out.append(
-                    f"The best trial has {path} = {_fmt(value)}, the lower bound 0 "
+                    f"The best trial has {path} = {fmt_param(value)}, the lower bound 0 "
                     f"({same} of the top {len(top)} near it): the search prefers none of it; "
                     "consider fixing it at 0."
                 )
@@ -113,10 +111,11 @@ def at_bounds(f: Facts) -> list[str]:
             direction = "lower `low`" if end == "low" else "raise `high`"
             hint = ""
             if p.log:
-                hint = f" (e.g. to {_fmt(bound / 10 if end == 'low' else bound * 10)})"
+                hint = f" (e.g. to {fmt_param(bound / 10 if end == 'low' else bound * 10)})"
             out.append(
-                f"The best trial's {path} = {_fmt(value)} sits at the {end} end of its range "
-                f"[{_fmt(p.low)}, {_fmt(p.high)}] ({same} of the top {len(top)} there too): "
+                f"The best trial's {path} = {fmt_param(value)} sits at the {end} end of its "
+                f"range [{fmt_param(p.low)}, {fmt_param(p.high)}] ({same} of the top "
+                f"{len(top)} there too): "
                 f"widen the range, {direction}{hint}."
             )
     return out
@@ -138,7 +137,7 @@ def unimportant(f: Facts) -> list[str]:
     out = []
     for path in low:
         value = best[0].params.get(path) if best else None
-        at = f" (the best trial used {_fmt(value)})" if value is not None else ""
+        at = f" (the best trial used {fmt_param(value)})" if value is not None else ""
         out.append(
             f"{path} barely matters for {f.run.metric} (importance {imp.values[path]:.2f}): "
             f"consider fixing it{at} to search the others harder."

@@ -14,9 +14,12 @@ from rich.text import Text
 
 from raytrain.results._records import Run, TrialRecord
 from raytrain.results.advice import Facts, advise
+from raytrain.results.format import fmt_value
 from raytrain.results.importance import Importance, param_importance
 from raytrain.results.specs import run_params
-from raytrain.results.view import STATE_LABELS, fmt_value
+from raytrain.results.states import state_cell
+from raytrain.results.tables import Column, FittedTable
+from raytrain.results.view import param_columns, params_caption
 
 PLOTS_DIR = "plots"
 
@@ -81,25 +84,22 @@ def to_json(a: Analysis) -> dict[str, Any]:
 def render_text(a: Analysis) -> RenderableType:
     run = a.run
     parts: list[RenderableType] = []
-    top = Table(
-        title=f"{run.name}: top {len(a.top)} by best {run.metric} ({run.mode})",
-        title_justify="left",
+    rows = a.top
+    columns = [
+        Column("#", [str(i) for i in range(1, len(rows) + 1)], drop=1),
+        Column("trial", [t.trial_id for t in rows], justify="left", min_width=5),
+        Column("state", [Text(*state_cell(t.state)) for t in rows], justify="left"),
+        Column(f"best {run.metric}", [fmt_value(t.best_value) for t in rows], short_header="best"),
+        Column("@epoch", [fmt_value(t.best_epoch) for t in rows], drop=2, short_header="@ep"),
+        Column("epochs", [str(t.epochs) for t in rows], drop=3, short_header="ep"),
+        *param_columns(rows, run.param_paths, drop_from=10),
+    ]
+    top = FittedTable(
+        columns,
+        row_keys=[t.trial_id for t in rows],
+        title=f"{run.name}: top {len(rows)} by best {run.metric} ({run.mode})",
+        caption=params_caption(run.param_paths),
     )
-    for col in ("#", "trial", "state", f"best {run.metric}", "@epoch", "epochs"):
-        top.add_column(col, justify="left" if col in ("trial", "state") else "right")
-    for path in run.param_paths:
-        top.add_column(path, justify="right")
-    for i, t in enumerate(a.top, start=1):
-        label, style = STATE_LABELS.get(t.state, (t.state, ""))
-        top.add_row(
-            str(i),
-            t.trial_id,
-            Text(label, style=style),
-            fmt_value(t.best_value),
-            fmt_value(t.best_epoch),
-            str(t.epochs),
-            *(fmt_value(t.params.get(p)) for p in run.param_paths),
-        )
     parts.append(top if a.top else Text(f"No trial has a finite {run.metric} yet.", style="yellow"))
     if a.importance.values:
         imp = Table(title="parameter importance", title_justify="left")

@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from raytrain.errors import InputError, Problem
+from raytrain.results.format import fmt_params, fmt_value
+from raytrain.results.states import state_label
 
 VERSIONED = ("raytrain", "ray", "optuna", "torch", "lightning")
 
@@ -71,7 +73,7 @@ def _plain(value: Any) -> Any:
 
 def exported_config(run: Any, record: Any, space: Any) -> dict[str, Any]:
     from raytrain.config.parse import train_config_to_dict
-    from raytrain.tune.trainable import trial_train_config
+    from raytrain.space import trial_train_config
 
     cfg = train_config_to_dict(trial_train_config(space, record.params))
     cfg["provenance"] = {
@@ -132,8 +134,6 @@ def export_best(run_dir: Path, out: Path | None = None, *, top_k: int = 1) -> li
 
 def render_top(run: Any, k: int = 5) -> str:
     """Plain-text table of the best k trials (printed when a search ends)."""
-    from raytrain.tune.live import fmt_params, fmt_value
-
     rows = run.best(k)
     if not rows:
         return f"no trial reported a finite {run.metric} yet."
@@ -141,6 +141,7 @@ def render_top(run: Any, k: int = 5) -> str:
     for rank, r in enumerate(rows, start=1):
         lines.append(
             f"  {rank}. {r.trial_id}  {run.metric}={fmt_value(r.best_value)} "
-            f"(epoch {r.best_epoch}/{r.epochs}, {r.state})  {fmt_params(r.params, limit=8)}"
+            f"(epoch {r.best_epoch}/{r.epochs}, {state_label(r.state)})  "
+            f"{fmt_params(r.params, limit=8)}"
         )
     return "\n".join(lines)

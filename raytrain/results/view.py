@@ -6,47 +6,26 @@ print, `--watch` (rich Live) and tests (rendered to text).
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
-from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
-from raytrain.results._records import (
+from raytrain.results._records import Run, TrialRecord, is_finite, sort_key
+from raytrain.results.format import fmt_param, fmt_value, short_names
+from raytrain.results.states import (
     ERROR,
     PENDING,
     RUNNING,
+    STATE_LABELS,
     STOPPED,
     TERMINATED,
-    Run,
-    TrialRecord,
-    is_finite,
-    sort_key,
+    state_cell,
 )
+from raytrain.results.tables import Column, FittedTable
 
-# state -> (label, rich style); also the order of the summary line.
-STATE_LABELS: dict[str, tuple[str, str]] = {
-    TERMINATED: ("done", "green"),
-    RUNNING: ("running", "cyan"),
-    PENDING: ("pending", "dim"),
-    STOPPED: ("stopped early", "yellow"),
-    ERROR: ("failed", "red"),
-}
 # Rows without a value are listed after the ranked ones in this order.
 _UNRANKED_ORDER = {RUNNING: 0, PENDING: 1, TERMINATED: 2, STOPPED: 3, ERROR: 4}
-
-
-def fmt_value(value: Any) -> str:
-    """Compact text of a metric or parameter value (4 significant digits for floats)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else str(value)
-    return str(value)
 
 
 def ordered(run: Run) -> list[TrialRecord]:
@@ -60,75 +39,91 @@ def ordered(run: Run) -> list[TrialRecord]:
     return sorted(run.trials, key=key)
 
 
-GENERIC_KEYS = frozenset({"name", "type", "kind", "value"})
+def param_columns(
+    rows: list[TrialRecord], param_paths: list[str], *, drop_from: int
+) -> list[Column]:
+    """One column per parameter under its short header; the rightmost is left out first."""
+    shorts = short_names(param_paths)
+    n = len(param_paths)
+    return [
+        Column(
+            shorts[p],
+            [fmt_param(t.params.get(p)) for t in rows],
+            drop=drop_from + n - i,
+            names=p,
+        )
+        for i, p in enumerate(param_paths)
+    ]
 
 
-def short_names(paths: list[str]) -> dict[str, str]:
-    """Shortest unique dotted suffix of each path (`optimizer.lr` -> `lr`), keeping the
-    parent for generic last keys (`optimizer.name` stays whole)."""
-    out: dict[str, str] = {}
-    for path in paths:
-        parts = path.split(".")
-        for n in range(1, len(parts) + 1):
-            cand = ".".join(parts[-n:])
-            if n == 1 and cand in GENERIC_KEYS and len(parts) > 1:
-                continue
-            if sum(1 for p in paths if p == cand or p.endswith("." + cand)) == 1:
-                out[path] = cand
-                break
-        else:
-            out[path] = path
-    return out
+def params_caption(param_paths: list[str]) -> str | None:
+    if all(short == path for path, short in short_names(param_paths).items()):
+        return None
+    return "parameters: " + ", ".join(param_paths)
 
 
-def fmt_param(value: Any) -> str:
-    if isinstance(value, float) and math.isfinite(value):
-        return f"{value:.3g}"
-    return fmt_value(value)
-
-
-def trial_table(run: Run, *, limit: int | None = None) -> Table:
-    best = run.best(1)
-    best_id = best[0].trial_id if best else None
-    arrow = "↓" if run.mode == "min" else "↑"
-    table = Table(title=f"{run.name}: {run.metric} {arrow}", title_justify="left")
-    # the identifying columns never shrink; parameters and errors give way on narrow terminals
-    id_width = max([5, *(len(t.trial_id) for t in run.trials)])
-    table.add_column("trial", no_wrap=True, min_width=id_width)
-    table.add_column("state", no_wrap=True, min_width=7)
-    for short in short_names(run.param_paths).values():
-        table.add_column(short, justify="right", no_wrap=True)
-    table.add_column("best", justify="right", no_wrap=True, min_width=6)
-    table.add_column("@ep", justify="right", no_wrap=True, min_width=3)
-    table.add_column("last", justify="right", no_wrap=True)
-    table.add_column("epochs", justify="right", no_wrap=True, min_width=3)
-    show_rung = bool(run.rungs) or any(t.rung is not None for t in run.trials)
-    show_note = any(t.error for t in run.trials)
+def records_table(
+    rows: list[TrialRecord],
+    *,
+    title: str | None,
+    param_paths: list[str],
+    best_id: str | None,
+    show_rung: bool,
+) -> FittedTable:
+    """The trial table of `status` and of the live view of `tune`: one row per record."""
+    bold = ["bold" if t.trial_id == best_id else "" for t in rows]
+    states = [Text(*state_cell(t.state)) for t in rows]
+    columns = [
+        Column(
+            "trial",
+            [Text(t.trial_id, style=b) for t, b in zip(rows, bold, strict=True)],
+            justify="left",
+            min_width=5,
+        ),
+        Column("state", states, justify="left", min_width=7),
+        *param_columns(rows, param_paths, drop_from=10),
+        Column(
+            "best",
+            [
+                Text(fmt_value(t.best_value), style=b and "bold green")
+                for t, b in zip(rows, bold, strict=True)
+            ],
+            min_width=6,
+        ),
+        Column(
+            "@ep",
+            [fmt_value(t.best_epoch) for t in rows],
+            drop=4,
+            min_width=3,
+            names="@ep (epoch of the best value)",
+        ),
+        Column("last", [fmt_value(t.value) for t in rows], drop=2),
+        Column("epochs", [str(t.epochs) for t in rows], min_width=3, short_header="ep"),
+    ]
     if show_rung:
-        table.add_column("rung", justify="right", no_wrap=True, min_width=3)
-    if show_note:
-        table.add_column("error", overflow="ellipsis", max_width=40)
+        columns.append(Column("rung", [fmt_value(t.rung) for t in rows], drop=3, min_width=3))
+    if any(t.error for t in rows):
+        errors = [Text(t.error or "", style="red") for t in rows]
+        columns.append(Column("error", errors, justify="left", drop=1, fold=True, max_width=40))
+    return FittedTable(
+        columns,
+        row_keys=[t.trial_id for t in rows],
+        title=title,
+        caption=params_caption(param_paths),
+    )
+
+
+def trial_table(run: Run, *, limit: int | None = None) -> FittedTable:
+    best = run.best(1)
+    arrow = "↓" if run.mode == "min" else "↑"
     rows = ordered(run)
-    for t in rows[:limit] if limit else rows:
-        label, style = STATE_LABELS.get(t.state, (t.state.lower(), ""))
-        cells: list[Any] = [
-            Text(t.trial_id, style="bold" if t.trial_id == best_id else ""),
-            Text(label.replace(" early", ""), style=style),
-            *(fmt_param(t.params.get(p)) for p in run.param_paths),
-            Text(fmt_value(t.best_value), style="bold green" if t.trial_id == best_id else ""),
-            fmt_value(t.best_epoch),
-            fmt_value(t.value),
-            str(t.epochs),
-        ]
-        if show_rung:
-            cells.append(fmt_value(t.rung))
-        if show_note:
-            cells.append(Text(t.error or "", style="red"))
-        table.add_row(*cells)
-    if any(short != path for path, short in short_names(run.param_paths).items()):
-        table.caption = "parameters: " + ", ".join(run.param_paths)
-        table.caption_justify = "left"
-    return table
+    return records_table(
+        rows[:limit] if limit else rows,
+        title=f"{run.name}: {run.metric} {arrow}",
+        param_paths=run.param_paths,
+        best_id=best[0].trial_id if best else None,
+        show_rung=bool(run.rungs) or any(t.rung is not None for t in run.trials),
+    )
 
 
 def _ago(when: datetime | None, now: datetime) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from raytrain.config.parse import parse_train_config
-from raytrain.config.schema import TrainConfig
+from raytrain.config.schema import ResourcesConfig, TrainConfig
 from raytrain.config.tree import set_path, split_path
 from raytrain.space.types import Space
 
@@ -32,3 +33,18 @@ def trial_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
     """The typed train config of one trial (validated like any config)."""
     source = str(space.source) if space.source else None
     return parse_train_config(materialize(space, params), file=source)
+
+
+def trial_train_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
+    """The complete train config of one trial: base config + sampled values + the
+    space's per-trial resources (so an exported config reproduces the same layout)."""
+    cfg = trial_config(space, params)
+    r = space.resources
+    return dataclasses.replace(
+        cfg,
+        resources=ResourcesConfig(
+            workers=r.workers_per_trial,
+            cpus_per_worker=r.cpus_per_worker,
+            gpus_per_worker=r.gpus_per_worker,
+        ),
+    )

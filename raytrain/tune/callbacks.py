@@ -1,4 +1,4 @@
-"""Driver-side Tune callbacks: keep the run directory current and feed the live view.
+"""Driver-side Tune callbacks: keep the run directory current and show it live.
 
 They run in the driver process (on the head node), so `trials.csv`, per-trial metrics and
 TensorBoard events land in one place even when trials run on other nodes. Both callbacks
@@ -8,7 +8,6 @@ in `setup()` and dropped from the pickle.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
-from raytrain.tune.live import LiveState, LiveView, TrialView
+from raytrain.tune.live import LiveState, LiveView
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -182,28 +181,39 @@ def _error_text(trial: Trial) -> str:
     return text or "failed (no error text was recorded)"
 
 
-class LiveViewCallback(Callback):
-    """Feeds `LiveView` (a compact refreshing table) from Tune's trial list."""
+class LiveViewCallback(RunDirCallback):
+    """Keeps the run directory (it is a `RunDirCallback`) and shows what its writer keeps
+    in `LiveView`, so the live table and `raytrain status` show the same records."""
 
     def __init__(
         self,
+        run_dir: Path,
         *,
         name: str,
         metric: str,
         mode: str,
+        param_paths: Sequence[str],
+        rungs: Sequence[int],
+        max_epochs: int,
         budget: int,
         concurrency: int,
         live: bool | None,
-        max_epochs: int,
     ) -> None:
-        self.name, self.metric, self.mode = name, metric, mode
-        self.max_epochs = max_epochs
+        super().__init__(
+            run_dir,
+            metric=metric,
+            mode=mode,
+            param_paths=param_paths,
+            rungs=rungs,
+            max_epochs=max_epochs,
+        )
+        self.name = name
         self.budget, self.concurrency, self.live = budget, concurrency, live
         self._view: LiveView | None = None
         self._last = 0.0
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state["_view"] = None
         return state
 
@@ -214,64 +224,50 @@ class LiveViewCallback(Callback):
         total_num_samples: int | None = None,
         **info: Any,
     ) -> None:
+        # On resume this callback is the one pickled when the search started, with that
+        # budget; Tune passes the searcher's total, which `BudgetedSearchGenerator` has
+        # re-read from space.yaml (a larger search.num_samples extends the search).
+        if total_num_samples:
+            self.budget = total_num_samples
         self._view = LiveView(live=self.live)
         self._view.start(time.time())
 
-    def _state(
-        self, trials: list[Trial], finished: Trial | None = None, how: str | None = None
-    ) -> LiveState:
-        views = []
-        for t in trials:
-            ended = t is finished or t.status in ("TERMINATED", "ERROR")
-            final = (
-                how
-                if t is finished and how
-                else final_state(t, planned_epochs(t.config, self.max_epochs))
-            )
-            status = final if ended else t.status
-            last = t.last_result or {}
-            value = last.get(self.metric)
-            views.append(
-                TrialView(
-                    trial_id=t.trial_id,
-                    status=status,
-                    params=dict(t.config),
-                    epoch=int(last.get("epoch", 0) or 0),
-                    value=float(value) if isinstance(value, (int, float)) else math.nan,
-                    seconds=float(last.get("time_total_s", 0.0) or 0.0),
-                )
-            )
+    def _snapshot(self) -> LiveState:
         return LiveState(
             name=self.name,
             metric=self.metric,
             mode=self.mode,
             budget=self.budget,
             concurrency=self.concurrency,
-            trials=views,
+            trials=self.writer.records,
+            param_paths=list(self.writer.param_paths),
         )
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        super().on_step_end(iteration, trials, **info)
         now = time.time()
         if self._view is not None and now - self._last >= 0.5:
             self._last = now
-            self._view.update(self._state(trials), now)
+            self._view.update(self._snapshot(), now)
 
-    def _ended(self, trials: list[Trial], trial: Trial, how: str | None) -> None:
+    def _ended(self, trial: Trial) -> None:
         if self._view is not None:
-            state = self._state(trials, finished=trial, how=how)
-            self._view.event(state, trial.trial_id, time.time())
+            self._view.event(self._snapshot(), trial.trial_id, time.time())
 
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self._ended(trials, trial, None)
+        super().on_trial_complete(iteration, trials, trial, **info)
+        self._ended(trial)
 
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self._ended(trials, trial, "ERROR")
+        super().on_trial_error(iteration, trials, trial, **info)
+        self._ended(trial)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        super().on_experiment_end(trials, **info)
         if self._view is not None:
-            self._view.update(self._state(trials), time.time())
+            self._view.update(self._snapshot(), time.time())
             self._view.stop()

@@ -1,34 +1,28 @@
 """The terminal view of a running search: one compact table instead of Ray's log flood.
 
-`render` is a pure function of a `LiveState` snapshot (tested without Ray). `LiveView`
-shows it with rich's Live display on a terminal; when stdout is not a terminal (CI, SLURM
-log files) it prints one line per finished trial and a short summary now and then.
+It shows the run writer's own `TrialRecord`s (what `raytrain status` reads back from
+trials.csv), with the same trial table as `status`. `render` is a pure function of a
+`LiveState` snapshot (tested without Ray). `LiveView` shows it with rich's Live display on
+a terminal; when stdout is not a terminal (CI, SLURM log files) it prints one line per
+finished trial and a short summary now and then.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
-FINISHED = ("TERMINATED", "STOPPED", "ERROR")
-
-
-@dataclass(frozen=True)
-class TrialView:
-    trial_id: str
-    status: str  # PENDING | RUNNING | PAUSED | TERMINATED | STOPPED | ERROR
-    params: dict[str, Any]
-    epoch: int
-    value: float
-    seconds: float
+from raytrain.results import ERROR, FINISHED_STATES, PENDING, RUNNING, STOPPED, TrialRecord
+from raytrain.results._records import best_of, is_finite, sort_key
+from raytrain.results.format import fmt_duration, fmt_params, fmt_value
+from raytrain.results.states import state_label
+from raytrain.results.view import records_table
 
 
 @dataclass(frozen=True)
@@ -38,90 +32,78 @@ class LiveState:
     mode: str
     budget: int
     concurrency: int
-    trials: list[TrialView] = field(default_factory=list)
+    trials: list[TrialRecord] = field(default_factory=list)
+    param_paths: list[str] = field(default_factory=list)
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
-    def best(self) -> TrialView | None:
-        finite = [t for t in self.trials if math.isfinite(t.value)]
-        if not finite:
-            return None
-        pick = min if self.mode == "min" else max
-        return pick(finite, key=lambda t: t.value)
+    def best(self) -> TrialRecord | None:
+        best = best_of(self.trials, self.mode, 1)
+        return best[0] if best else None
 
     def counts(self) -> Counter[str]:
-        return Counter(t.status for t in self.trials)
+        return Counter(t.state for t in self.trials)
+
+    def done(self) -> int:
+        return sum(1 for t in self.trials if t.state in FINISHED_STATES)
+
+    def seconds(self, t: TrialRecord) -> float:
+        """How long the trial has run (until it finished, or until now)."""
+        if t.started_at is None:
+            return 0.0
+        end = (t.updated_at if t.finished else None) or self.now
+        return max((end - t.started_at).total_seconds(), 0.0)
 
     def eta_seconds(self) -> float | None:
-        done = [t for t in self.trials if t.status in FINISHED and t.seconds > 0]
+        done = [s for t in self.trials if t.finished and (s := self.seconds(t)) > 0]
         if not done:
             return None
-        mean = sum(t.seconds for t in done) / len(done)
-        running = [t for t in self.trials if t.status == "RUNNING"]
-        left_running = sum(max(mean - t.seconds, 0.0) for t in running)
-        not_started = max(self.budget - len(self.trials), 0) + self.counts()["PENDING"]
+        mean = sum(done) / len(done)
+        running = [self.seconds(t) for t in self.trials if t.state == RUNNING]
+        left_running = sum(max(mean - s, 0.0) for s in running)
+        not_started = max(self.budget - len(self.trials), 0) + self.counts()[PENDING]
         return (left_running + not_started * mean) / max(self.concurrency, 1)
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    seconds = round(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def fmt_value(value: Any) -> str:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return f"{value:.4g}"
-    return str(value)
-
-
-def fmt_params(params: dict[str, Any], limit: int = 6) -> str:
-    items = [f"{k}={fmt_value(v)}" for k, v in sorted(params.items())]
-    more = len(items) - limit
-    return ", ".join(items[:limit]) + (f", +{more} more" if more > 0 else "")
 
 
 def summary_line(state: LiveState, elapsed: float) -> str:
     c = state.counts()
-    done = sum(c[s] for s in FINISHED)
     best = state.best()
     best_txt = (
-        f"best {state.metric}={fmt_value(best.value)} ({best.trial_id})" if best else "best: -"
+        f"best {state.metric}={fmt_value(best.best_value)} ({best.trial_id})" if best else "best: -"
     )
     return (
-        f"{state.name}: {done}/{state.budget} done | running {c['RUNNING']} | "
-        f"pending {c['PENDING'] + max(state.budget - len(state.trials), 0)} | "
-        f"stopped early {c['STOPPED']} | failed {c['ERROR']} | {best_txt} | "
+        f"{state.name}: {state.done()}/{state.budget} done | running {c[RUNNING]} | "
+        f"pending {c[PENDING] + max(state.budget - len(state.trials), 0)} | "
+        f"stopped early {c[STOPPED]} | failed {c[ERROR]} | {best_txt} | "
         f"elapsed {fmt_duration(elapsed)} | ETA {fmt_duration(state.eta_seconds())}"
     )
 
 
+def shown(state: LiveState, max_rows: int) -> list[TrialRecord]:
+    """Running trials first, then the best ones, then the rest (pending last)."""
+    order = {RUNNING: 0, PENDING: 2}
+
+    def key(t: TrialRecord) -> tuple[int, float, str]:
+        rank = order.get(t.state, 1 if is_finite(t.best_value) else 2)
+        return (rank, sort_key(t.best_value, state.mode), t.trial_id)
+
+    return sorted(state.trials, key=key)[:max_rows]
+
+
 def render(state: LiveState, elapsed: float, *, max_rows: int = 12) -> Group:
-    """Summary line, best config, and a table of running + most recent trials."""
+    """Summary line, best config, and the `status` table of running + best trials."""
     best = state.best()
     head = Text(summary_line(state, elapsed), style="bold")
     best_txt = Text(
         f"best params: {fmt_params(best.params, limit=10)}" if best else "best params: -",
         style="green",
     )
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("trial", "state", "epoch", state.metric, "params"):
-        table.add_column(col, overflow="fold" if col == "params" else "ellipsis")
-    order = {"RUNNING": 0, "PENDING": 1}
-    shown = sorted(state.trials, key=lambda t: (order.get(t.status, 2), -t.seconds))[:max_rows]
-    for t in shown:
-        style = {"ERROR": "red", "STOPPED": "dim", "RUNNING": "cyan"}.get(t.status, "")
-        table.add_row(
-            t.trial_id,
-            t.status,
-            str(t.epoch),
-            fmt_value(t.value),
-            fmt_params(t.params),
-            style=style,
-        )
+    table = records_table(
+        shown(state, max_rows),
+        title=None,
+        param_paths=state.param_paths,
+        best_id=best.trial_id if best else None,
+        show_rung=any(t.rung is not None for t in state.trials),
+    )
     return Group(head, best_txt, table)
 
 
@@ -155,10 +137,10 @@ class LiveView:
         trial = next((t for t in state.trials if t.trial_id == trial_id), None)
         if trial is None:
             return
-        done = sum(state.counts()[s] for s in FINISHED)
         print(
-            f"[{done}/{state.budget}] {trial.trial_id} {trial.status} at epoch {trial.epoch}: "
-            f"{state.metric}={fmt_value(trial.value)}  {fmt_params(trial.params)}",
+            f"[{state.done()}/{state.budget}] {trial.trial_id} {state_label(trial.state)} "
+            f"at epoch {trial.epochs}: {state.metric}={fmt_value(trial.value, missing='-')}  "
+            f"{fmt_params(trial.params)}",
             flush=True,
         )
 

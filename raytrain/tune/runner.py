@@ -172,7 +172,7 @@ def _build_or_restore(
     from ray.tune.search import ConcurrencyLimiter
 
     from raytrain.tune.budget import BudgetedSearchGenerator
-    from raytrain.tune.callbacks import LiveViewCallback, RunDirCallback
+    from raytrain.tune.callbacks import LiveViewCallback
     from raytrain.tune.schedulers import make_scheduler
     from raytrain.tune.searchers import make_searcher
     from raytrain.tune.trainable import NonFiniteStopper, make_trainable
@@ -191,23 +191,19 @@ def _build_or_restore(
         ConcurrencyLimiter(make_searcher(space, run_dir), max_concurrent=concurrency),
         run_dir=run_dir,
     )
-    callbacks = [
-        RunDirCallback(
+    # One callback keeps the run directory and shows it (RunDirCallback + live view).
+    callbacks: list[tune.Callback] = [
+        LiveViewCallback(
             run_dir,
+            name=space.name,
             metric=space.metric,
             mode=space.mode,
             param_paths=[p.path for p in space.parameters],
             rungs=rungs,
             max_epochs=max_epochs,
-        ),
-        LiveViewCallback(
-            name=space.name,
-            metric=space.metric,
-            mode=space.mode,
             budget=budget,
             concurrency=concurrency,
             live=options.live,
-            max_epochs=max_epochs,
         ),
     ]
     return tune.Tuner(

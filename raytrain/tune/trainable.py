@@ -9,33 +9,14 @@ checkpoint through Ray Train's storage and continues from it instead of starting
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from raytrain.config.schema import ResourcesConfig, TrainConfig
-from raytrain.space.types import Space
+from raytrain.space import Space, trial_train_config
 from raytrain.tune.resources import TRIAL_BUNDLE
 
 TRIALS_DIR = "trials"  # Tune experiment dir inside the run dir; one folder per trial
-
-
-def trial_train_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
-    """The complete train config of one trial: base config + sampled values + the
-    space's per-trial resources (so an exported config reproduces the same layout)."""
-    from raytrain.space import trial_config
-
-    cfg = trial_config(space, params)
-    r = space.resources
-    return dataclasses.replace(
-        cfg,
-        resources=ResourcesConfig(
-            workers=r.workers_per_trial,
-            cpus_per_worker=r.cpus_per_worker,
-            gpus_per_worker=r.gpus_per_worker,
-        ),
-    )
 
 
 def make_trainable(space: Space, run_dir: Path) -> Callable[..., Any]:

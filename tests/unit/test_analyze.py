@@ -113,3 +113,18 @@ def test_list_valued_categorical(tmp_path: Path) -> None:
     result = analyze(run, plots=False)
     assert set(result.importance.values) == {"sizes", "lr"}
     assert to_json(result)["top"][0]["params"]["sizes"] == [32, 32]
+
+
+def test_text_output_fits_80_columns(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from raytrain.results.analysis import render_text
+
+    run = load_run(make_run(tmp_path, tensorboard=False))
+    console = Console(width=80, record=True, color_system=None)
+    console.print(render_text(analyze(run, plots=False)))
+    text = console.export_text()
+    assert "…" not in text
+    top = [line.split() for line in text.splitlines() if line[:4] in (" 1  ", " 2  ")]
+    assert [r[1] for r in top] == [t.trial_id for t in run.best(2)]
+    assert all(r[2] == "done" for r in top)  # whole state word, on the row's own line

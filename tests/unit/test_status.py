@@ -92,3 +92,20 @@ def test_watch_stops_when_the_run_finishes(tmp_path: Path) -> None:
         thread.join()
     assert time.monotonic() - started < 30
     assert load_run(run_dir).finished
+
+
+def test_80_columns_keep_every_value_whole(tmp_path: Path) -> None:
+    """In an 80-column terminal (and in a pipe) columns go, values are never cut."""
+    run = load_run(make_run(tmp_path, tensorboard=False))
+    console = Console(width=80, record=True, color_system=None)
+    console.print(status_view(run))
+    text = console.export_text()
+    assert "…" not in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    rows = {line.split()[0]: line.split() for line in text.splitlines() if line[:3] == " t0"}
+    assert len(rows) == len(run.trials)  # one line per trial: states never wrap
+    best = run.best(1)[0]
+    assert rows[best.trial_id][1] == "done" and f"{best.best_value:.4g}" in rows[best.trial_id]
+    assert "not shown (too narrow): last" in text and "t001 error: RuntimeError: CUDA oom" in text
+    header = next(line for line in text.splitlines() if "trial" in line and "state" in line)
+    assert header.split()[2:7] == ["lr", "hidden", "dropout", "optimizer", "momentum"]

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("ray.tune")
 
 from raytrain.tune.callbacks import (
+    LiveViewCallback,
     RunDirCallback,
     final_state,
     model_metrics,
@@ -117,3 +118,36 @@ def test_error_text_is_kept_in_full(tmp_path):
     cb.on_trial_error(0, [t], t)
     row = rows(tmp_path)["e"]
     assert row["state"] == "ERROR" and "boom" in row["error"]
+
+
+def test_progress_counts_against_the_extended_budget(tmp_path, capsys):
+    """`tune --resume search.num_samples=10` on a finished 8-trial search: Tune restores
+    the callback pickled with budget 8 and passes the re-read total to setup()."""
+    cb = LiveViewCallback(
+        tmp_path,
+        name="demo",
+        metric="val_loss",
+        mode="min",
+        param_paths=["optimizer.lr"],
+        rungs=[],
+        max_epochs=1,
+        budget=8,
+        concurrency=1,
+        live=False,
+    )
+    cb.setup(total_num_samples=8)
+    trials = []
+    for i in range(9):
+        if i == 8:  # the driver restarts with the larger budget
+            cb = pickle.loads(pickle.dumps(cb))
+            cb.setup(total_num_samples=10)
+        t = FakeTrial(f"t{i}", {"optimizer.lr": 0.01}, status="RUNNING")
+        trials.append(t)
+        cb.on_trial_start(0, trials, t)
+        t.last_result = {"val_loss": 0.5, "epoch": 1}
+        cb.on_trial_result(0, trials, t, t.last_result)
+        t.status = "TERMINATED"
+        cb.on_trial_complete(0, trials, t)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[7].startswith("[8/8] t7 done at epoch 1: val_loss=0.5")
+    assert lines[8].startswith("[9/10] t8 done")

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
-import math
+from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
 
-from raytrain.tune.live import LiveState, TrialView, fmt_duration, render, summary_line
+from raytrain.results import TrialRecord
+from raytrain.results.format import fmt_duration
+from raytrain.tune.live import LiveState, render, summary_line
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def tv(i, status, value=math.nan, epoch=0, seconds=0.0):
-    return TrialView(f"t{i}", status, {"optimizer.lr": 0.01 * (i + 1)}, epoch, value, seconds)
+def tv(i, status, value=None, epoch=0, seconds=0.0):
+    """A record the way the run writer keeps it, `seconds` after the trial started."""
+    return TrialRecord(
+        f"t{i}",
+        state=status,
+        params={"optimizer.lr": 0.01 * (i + 1)},
+        epochs=epoch,
+        value=value,
+        best_value=value,
+        best_epoch=epoch if value is not None else None,
+        started_at=NOW - timedelta(seconds=seconds) if seconds else None,
+        updated_at=NOW,
+    )
 
 
 def state(trials, budget=6, mode="max"):
     return LiveState(
-        name="demo", metric="val_acc", mode=mode, budget=budget, concurrency=2, trials=trials
+        name="demo",
+        metric="val_acc",
+        mode=mode,
+        budget=budget,
+        concurrency=2,
+        trials=trials,
+        param_paths=["optimizer.lr"],
+        now=NOW,
     )
 
 
@@ -52,7 +74,22 @@ def test_render_has_table_rows():
     console = Console(record=True, width=120)
     console.print(render(s, 3))
     out = console.export_text()
-    assert "t0" in out and "RUNNING" in out and "optimizer.lr=0.01" in out
+    assert "t0" in out and "running" in out and "optimizer.lr=0.01" in out
+
+
+def test_trials_without_a_report_show_no_nan():
+    console = Console(record=True, width=120)
+    console.print(render(state([tv(0, "PENDING"), tv(1, "RUNNING", epoch=0, seconds=2)]), 3))
+    out = console.export_text()
+    assert "nan" not in out and "pending" in out
+
+
+def test_live_table_fits_80_columns():
+    s = state([tv(i, "TERMINATED", 0.5 + i / 100, 20, 30) for i in range(5)])
+    console = Console(record=True, width=80, color_system=None)
+    console.print(render(s, 3))
+    out = console.export_text()
+    assert "…" not in out and "0.54" in out and "0.01" in out
 
 
 def test_fmt_duration():

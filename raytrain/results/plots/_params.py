@@ -12,7 +12,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from raytrain.results._records import TERMINATED, Run, TrialRecord, is_finite
+from raytrain.results._records import Run, TrialRecord, is_finite
+from raytrain.results.format import fmt_param, fmt_value
 from raytrain.results.importance import Importance
 from raytrain.results.plots._style import (
     BEST_COLOUR,
@@ -23,6 +24,7 @@ from raytrain.results.plots._style import (
     use_log,
 )
 from raytrain.results.specs import describe_condition, position
+from raytrain.results.states import TERMINATED
 from raytrain.space.types import CategoricalParam, IntParam, Param
 
 
@@ -51,7 +53,7 @@ def _tick(p: Param, q: float) -> str:
         v = math.exp(math.log(lo) + q * (math.log(hi) - math.log(lo)))
     else:
         v = lo + q * (hi - lo)
-    return str(round(v)) if isinstance(p, IntParam) else f"{v:.3g}"
+    return str(round(v)) if isinstance(p, IntParam) else fmt_param(v)
 
 
 def parallel_coordinates(run: Run, params: Mapping[str, Param], path: Path) -> Path:
@@ -122,7 +124,7 @@ def parallel_coordinates(run: Run, params: Mapping[str, Param], path: Path) -> P
 
 def _metric_ticks(lo: float, hi: float, log: bool) -> list[tuple[float, str]]:
     mid = math.exp((math.log(lo) + math.log(hi)) / 2) if log else (lo + hi) / 2
-    return [(0.0, f"{lo:.4g}"), (0.5, f"{mid:.4g}"), (1.0, f"{hi:.4g}")]
+    return [(0.0, fmt_value(lo)), (0.5, fmt_value(mid)), (1.0, fmt_value(hi))]
 
 
 def importance_bars(run: Run, importance: Importance, path: Path) -> Path:

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from raytrain.results._records import ERROR, PENDING, RUNNING, STOPPED, Run
+from raytrain.results._records import Run
 from raytrain.results.plots._style import (
     BEST_COLOUR,
     STATE_STYLE,
@@ -20,6 +20,7 @@ from raytrain.results.plots._style import (
     save,
     use_log,
 )
+from raytrain.results.states import ERROR, PENDING, RUNNING, STOPPED
 
 
 def _cummulativebest_of(values: Sequence[float], mode: str) -> list[float]:

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from raytrain.results._records import ERROR, PENDING, RUNNING, STOPPED, TERMINATED, Run, TrialRecord
+from raytrain.results._records import Run, TrialRecord
+from raytrain.results.states import ERROR, PENDING, RUNNING, STOPPED, TERMINATED
 
 STATE_STYLE: dict[str, tuple[str, str]] = {  # state -> (colour, legend label)
     TERMINATED: ("tab:blue", "ran to the end"),
