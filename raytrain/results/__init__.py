@@ -17,10 +17,10 @@ from raytrain.results._records import (
     TRIAL_STATES,
     Run,
     TrialRecord,
-    asha_rungs,
 )
 from raytrain.results._table import BASE_COLUMNS
 from raytrain.results._writer import RunWriter
+from raytrain.space.asha import rung_epochs as asha_rungs
 
 __all__ = [
     "BASE_COLUMNS",
