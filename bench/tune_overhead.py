@@ -56,7 +56,7 @@ def optuna_search(space_file: Path, n_jobs: int) -> OptunaRun:
     from raytrain.space import define_by_run, load_space, trial_config
     from raytrain.trial.components import build_model
     from raytrain.trial.loop import prepare, quiet_worker_logs, trainer_kwargs
-    from raytrain.tune.searchers import SAMPLERS, startup_trials
+    from raytrain.tune.searchers import make_sampler
 
     quiet_worker_logs()
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # lightning vs newer torch
@@ -64,7 +64,7 @@ def optuna_search(space_file: Path, n_jobs: int) -> OptunaRun:
     space = load_space(space_file)
     # A Ray worker runs torch with OMP_NUM_THREADS = its CPUs; do the same per trial.
     torch.set_num_threads(max(1, int(space.resources.cpus_per_worker)))
-    sampler = SAMPLERS[space.search.sampler](space, startup_trials(space))
+    sampler = make_sampler(space)
     pruner = optuna.pruners.SuccessiveHalvingPruner(
         min_resource=space.scheduler.grace_period,
         reduction_factor=int(space.scheduler.reduction_factor),

@@ -88,6 +88,27 @@ def import_target(target: str) -> Any:
         raise ImportError(f"module {module_name!r} has no attribute {attr!r}") from None
 
 
+# Where `configure_optimizers` is Lightning's placeholder or raytrain's config-driven one;
+# defined anywhere else, the module's own wins (the rule of `trial.optimizers`).
+_CONFIG_OPTIMIZERS = frozenset(
+    {
+        "lightning.pytorch.core.module.LightningModule",
+        "pytorch_lightning.core.module.LightningModule",
+        "raytrain.models.base.RaytrainModule",
+    }
+)
+
+
+def defines_own_optimizers(cls: object) -> bool:
+    """Whether a LightningModule class brings its own `configure_optimizers`, so the
+    config's optimizer and lr_scheduler are not used. Decided by class names along the MRO,
+    without importing Lightning (for `validate`); tested against `trial.optimizers`."""
+    for klass in getattr(cls, "__mro__", ()):
+        if "configure_optimizers" in vars(klass):
+            return f"{klass.__module__}.{klass.__qualname__}" not in _CONFIG_OPTIMIZERS
+    return False
+
+
 def check_target(target: Any, kwargs: Mapping[str, Any], probs: Problems) -> None:
     if not isinstance(target, str) or not target:
         probs.add((TARGET_KEY,), f"expected a dotted class path, got {target!r}")

@@ -7,7 +7,7 @@ typed `Run` / `TrialRecord` objects for status, analysis and export.
 
 from raytrain.results._metrics import TUNE_AUTO_KEYS
 from raytrain.results._reader import is_run_dir, load_run, space_rungs
-from raytrain.results._records import Run, TrialRecord, asha_rungs
+from raytrain.results._records import Run, TrialRecord
 from raytrain.results._table import BASE_COLUMNS
 from raytrain.results._writer import RunWriter
 from raytrain.results.states import (
@@ -19,6 +19,7 @@ from raytrain.results.states import (
     TERMINATED,
     TRIAL_STATES,
 )
+from raytrain.space.asha import rung_epochs as asha_rungs
 
 __all__ = [
     "BASE_COLUMNS",

@@ -10,8 +10,10 @@ import yaml
 
 from raytrain.errors import InputError, Problem
 from raytrain.results import _files
-from raytrain.results._records import Run, asha_rungs
+from raytrain.results._records import Run
 from raytrain.results._table import read_table
+from raytrain.space.asha import rung_epochs
+from raytrain.space.catalogue import SCHEDULERS
 
 SPACE_YAML = "space.yaml"
 
@@ -38,7 +40,10 @@ def _load_space(run_dir: Path) -> dict[str, Any]:
 def space_rungs(space: dict[str, Any]) -> list[int]:
     """ASHA rungs implied by a space's scheduler block (empty for FIFO or when unknown)."""
     sched = space.get("scheduler") or {}
-    if not isinstance(sched, dict) or sched.get("type", "asha") != "asha":
+    if not isinstance(sched, dict):
+        return []
+    spec = SCHEDULERS.get(str(sched.get("type", "asha")))
+    if spec is None or not spec.rungs:
         return []
     max_t = sched.get("max_t") or ((space.get("config") or {}).get("trainer") or {}).get(
         "max_epochs"
@@ -46,7 +51,7 @@ def space_rungs(space: dict[str, Any]) -> list[int]:
     if max_t is None:
         return []
     try:
-        return asha_rungs(
+        return rung_epochs(
             int(max_t), int(sched.get("grace_period", 1)), float(sched.get("reduction_factor", 3))
         )
     except (TypeError, ValueError):

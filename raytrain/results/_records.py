@@ -136,12 +136,3 @@ def rung_reached(epochs: int, rungs: Sequence[int]) -> int | None:
     """Highest rung milestone <= epochs (None when no rung was reached)."""
     reached = [r for r in rungs if epochs >= r]
     return max(reached) if reached else None
-
-
-def asha_rungs(max_t: int, grace_period: int = 1, reduction_factor: float = 3.0) -> list[int]:
-    """ASHA rung milestones (epochs) the way Ray Tune's AsyncHyperBandScheduler computes them
-    for its first bracket: grace_period * rf**k for k < int(log(max_t/grace)/log(rf) + 1)."""
-    if max_t <= 0 or grace_period <= 0 or reduction_factor <= 1:
-        return []
-    n = int(math.log(max_t / grace_period) / math.log(reduction_factor) + 1)
-    return sorted({math.ceil(grace_period * reduction_factor**k) for k in range(max(n, 0))})

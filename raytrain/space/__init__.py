@@ -4,13 +4,13 @@ Importing this package stays light (no optuna, ray or torch): `raytrain validate
 """
 
 from raytrain.space.asha import asha_rungs
+from raytrain.space.catalogue import SAMPLERS, SCHEDULERS
 from raytrain.space.conditions import active, holds
 from raytrain.space.dump import dump_space
 from raytrain.space.loading import load_space, load_space_with_notes
 from raytrain.space.materialize import materialize, trial_config, trial_train_config
 from raytrain.space.optuna_space import define_by_run, grid_values
 from raytrain.space.plan import render_plan
-from raytrain.space.settings import SAMPLERS, SCHEDULERS
 from raytrain.space.types import (
     CategoricalParam,
     FailureSettings,

@@ -19,6 +19,7 @@ from raytrain.config.schema import TrainConfig
 from raytrain.config.tree import set_path, split_path, suggest
 from raytrain.config.yaml_io import LineMap
 from raytrain.errors import Problem
+from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.crosscheck import check_against_config
 from raytrain.space.parameters import parse_parameters
 from raytrain.space.settings import (
@@ -97,8 +98,8 @@ def parse_space(
         "gpus_per_worker": resources.gpus_per_worker,
     }
     failure = parse_failure(data.get("failure"), probs.under("failure"))
-    if search.sampler == "grid":
-        _check_grid(params, probs.under("parameters"))
+    if SAMPLERS[search.sampler].finite_only:
+        _check_finite(search.sampler, params, probs.under("parameters"))
     probs.raise_if_any()
     return Space(
         name=str(name),
@@ -136,13 +137,13 @@ def _config(
     return train_config_to_dict(check_train_config(merged, Problems()))  # reported above
 
 
-def _check_grid(params: Mapping[str, Param], probs: Problems) -> None:
+def _check_finite(sampler: str, params: Mapping[str, Param], probs: Problems) -> None:
     for p in params.values():
         if isinstance(p, FloatParam) and p.step is None:
             probs.add(
                 (p.path,),
-                "the grid sampler needs a finite set of values: give this float a `step`, "
-                "or use type: categorical / int",
+                f"the {sampler} sampler needs a finite set of values: give this float a "
+                "`step`, or use type: categorical / int",
             )
 
 

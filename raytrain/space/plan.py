@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from raytrain.config.components import TARGET_KEY, defines_own_optimizers, import_target
 from raytrain.space.asha import asha_rungs
-from raytrain.space.settings import SAMPLERS, SCHEDULERS
+from raytrain.space.catalogue import SAMPLERS, SCHEDULERS
 from raytrain.space.types import CategoricalParam, Param, Space
 
 
@@ -37,8 +38,28 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _setting(settings: object, key: str) -> str:
+    """`key value` of a sampler's / scheduler's setting; None = the library's default."""
+    value = getattr(settings, key)
+    text = "default" if value is None else _fmt(value)
+    return f"{key} {text}" + (" epochs" if key == "max_t" else "")
+
+
 def _component(section: dict[str, Any]) -> str:
-    return str(section.get("name") or section.get("_target_"))
+    return str(section.get("name") or section.get(TARGET_KEY))
+
+
+def _optimization(cfg: dict[str, Any]) -> str:
+    target = cfg["model"].get(TARGET_KEY)
+    if target:
+        try:
+            # already imported by validation: checking its arguments needed the class
+            own = defines_own_optimizers(import_target(target))
+        except Exception:  # user code: validation has already reported why it fails
+            own = False
+        if own:
+            return "optimizer and lr_scheduler: the model's own configure_optimizers"
+    return f"optimizer {cfg['optimizer']['name']}, lr_scheduler {cfg['lr_scheduler']['name']}"
 
 
 def render_plan(space: Space) -> str:
@@ -53,24 +74,21 @@ def render_plan(space: Space) -> str:
         lines.append("constants:")
         lines += [f"  {k} = {_fmt(v)}" for k, v in space.constants.items()]
     s = space.search
+    sampler = SAMPLERS[s.sampler]
     extra = [f"seed {s.seed}" if s.seed is not None else "unseeded"]
-    if s.sampler in ("tpe", "cmaes"):
-        startup = s.n_startup_trials if s.n_startup_trials is not None else "default"
-        extra.append(f"n_startup_trials {startup}")
-    if s.sampler == "tpe":
-        extra.append(f"constant_liar {str(s.constant_liar).lower()}")
+    extra += [_setting(s, key) for key in sampler.settings]
     lines.append(f"trials: {s.num_samples}")
-    lines.append(f"sampler: {s.sampler} ({', '.join(extra)}) - {SAMPLERS[s.sampler]}")
+    lines.append(f"sampler: {s.sampler} ({', '.join(extra)}) - {sampler.description}")
     sch = space.scheduler
-    if sch.type == "asha":
-        rungs = ", ".join(str(r) for r in asha_rungs(space)) or "none"
-        lines.append(
-            f"scheduler: asha (max_t {sch.max_t} epochs, grace_period {sch.grace_period}, "
-            f"reduction_factor {_fmt(sch.reduction_factor)})"
-        )
-        lines.append(f"  ASHA rungs (epochs where trials are compared): {rungs}")
+    scheduler = SCHEDULERS[sch.type]
+    if scheduler.settings:
+        settings = ", ".join(_setting(sch, key) for key in scheduler.settings)
+        lines.append(f"scheduler: {sch.type} ({settings})")
     else:
-        lines.append(f"scheduler: {sch.type} - {SCHEDULERS[sch.type]}")
+        lines.append(f"scheduler: {sch.type} - {scheduler.description}")
+    if scheduler.rungs:
+        rungs = ", ".join(str(r) for r in asha_rungs(space)) or "none"
+        lines.append(f"  ASHA rungs (epochs where trials are compared): {rungs}")
     r = space.resources
     cpus = r.workers_per_trial * r.cpus_per_worker
     gpus = r.workers_per_trial * r.gpus_per_worker
@@ -86,8 +104,7 @@ def render_plan(space: Space) -> str:
     tr = cfg["trainer"]
     lines.append(
         f"train config: model {_component(cfg['model'])}, data {_component(cfg['data'])}, "
-        f"optimizer {cfg['optimizer']['name']}, lr_scheduler {cfg['lr_scheduler']['name']}, "
-        f"max_epochs {tr['max_epochs']}, seed {cfg['seed']}"
+        f"{_optimization(cfg)}, max_epochs {tr['max_epochs']}, seed {cfg['seed']}"
     )
     ck = cfg["checkpoint"]
     lines.append(f"checkpoints: best by {ck['metric']} ({ck['mode']}), keep {ck['num_to_keep']}")

@@ -1,16 +1,18 @@
 """The run settings of a space file: search, scheduler, resources, failure.
 
-`SAMPLERS` and `SCHEDULERS` are the registries of valid names (the tuner maps each name to
-an Optuna sampler / Ray Tune scheduler); the dataclasses live in `raytrain.space.types`.
+Valid sampler and scheduler names come from `raytrain.space.catalogue`; the dataclasses
+live in `raytrain.space.types`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from raytrain.config.problems import Problems
 from raytrain.config.tree import suggest
 from raytrain.config.types_check import Rule, above, at_least, check_fields, is_int
+from raytrain.space.catalogue import SAMPLERS, SCHEDULERS
 from raytrain.space.types import (
     FailureSettings,
     ResourceSettings,
@@ -18,20 +20,8 @@ from raytrain.space.types import (
     SearchSettings,
 )
 
-# name -> one-line description (shown by `validate`). The tuner maps names to objects.
-SAMPLERS: dict[str, str] = {
-    "tpe": "Optuna TPE (tree-structured Parzen estimator)",
-    "random": "Optuna random sampling",
-    "grid": "Optuna grid search over every combination",
-    "cmaes": "Optuna CMA-ES",
-}
-SCHEDULERS: dict[str, str] = {
-    "asha": "ASHA early stopping (Ray Tune ASHAScheduler), time unit = epochs",
-    "fifo": "no early stopping: every trial runs to max_epochs",
-}
 
-
-def _one_of(names: dict[str, str], what: str) -> Rule:
+def _one_of(names: Mapping[str, object], what: str) -> Rule:
     def rule(value: Any) -> str | None:
         if isinstance(value, str) and value in names:
             return None
@@ -51,6 +41,7 @@ def parse_search(raw: Any, probs: Problems) -> SearchSettings:
         "sampler": _one_of(SAMPLERS, "sampler"),
         "num_samples": at_least(1),
         "n_startup_trials": at_least(0),
+        "population_size": at_least(2),  # NSGA-II breeds pairs of parents
     }
     return SearchSettings(**check_fields(SearchSettings, raw, probs, rules))
 

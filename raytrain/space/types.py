@@ -49,16 +49,19 @@ Param = FloatParam | IntParam | CategoricalParam
 
 @dataclass(frozen=True)
 class SearchSettings:
-    sampler: str = "tpe"  # tpe | random | grid | cmaes
+    sampler: str = "tpe"  # a name in raytrain.space.catalogue.SAMPLERS
     num_samples: int = 20
     seed: int | None = 0
     n_startup_trials: int | None = None  # TPE/CMA-ES random start-up; None = sampler default
     constant_liar: bool = True  # TPE: penalise points being evaluated by running trials
+    # NSGA-II: trials per generation; None = Optuna's default (50). A `null` default keeps
+    # `--resume` of runs stored before this field existed working (missing == null).
+    population_size: int | None = None
 
 
 @dataclass(frozen=True)
 class SchedulerSettings:
-    type: str = "asha"  # asha | fifo
+    type: str = "asha"  # a name in raytrain.space.catalogue.SCHEDULERS
     max_t: int = 20  # epochs; default = config.trainer.max_epochs
     grace_period: int = 1
     reduction_factor: float = 3.0

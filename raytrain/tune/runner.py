@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from raytrain.errors import InputError, RunError
+from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
 from raytrain.tune.trainable import TRIALS_DIR
 
@@ -41,7 +42,7 @@ class TuneOutcome:
 
 def budget_of(space: Space) -> int:
     """Trials to run: num_samples, or the grid's size when that is smaller."""
-    if space.search.sampler == "grid":
+    if SAMPLERS[space.search.sampler].finite_only:
         from raytrain.tune.searchers import grid_size
 
         return min(space.search.num_samples, grid_size(space))
@@ -134,7 +135,7 @@ def _run_on_ray(
         budget,
         plan.max_concurrent_trials,
         options,
-        rungs=asha_rungs(space) if space.scheduler.type == "asha" else [],
+        rungs=asha_rungs(space),
     )
     try:
         tuner.fit()

@@ -1,10 +1,14 @@
-"""Trial schedulers by name. ASHA's time unit is epochs (the `epoch` every trial reports)."""
+"""The Ray Tune scheduler factories named by `raytrain.space.catalogue.SCHEDULERS`.
+
+Each is `factory(space) -> TrialScheduler`. The time unit is epochs (the `epoch` every
+trial reports).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from raytrain.space.catalogue import SCHEDULERS
 from raytrain.space.types import Space
 
 if TYPE_CHECKING:
@@ -13,7 +17,7 @@ if TYPE_CHECKING:
 TIME_ATTR = "epoch"
 
 
-def _asha(space: Space) -> TrialScheduler:
+def asha_scheduler(space: Space) -> TrialScheduler:
     from ray.tune.schedulers import ASHAScheduler
 
     s = space.scheduler
@@ -27,14 +31,12 @@ def _asha(space: Space) -> TrialScheduler:
     )
 
 
-def _fifo(space: Space) -> TrialScheduler:
+def fifo_scheduler(space: Space) -> TrialScheduler:
     from ray.tune.schedulers import FIFOScheduler
 
     return FIFOScheduler()
 
 
-SCHEDULERS: dict[str, Callable[[Space], TrialScheduler]] = {"asha": _asha, "fifo": _fifo}
-
-
 def make_scheduler(space: Space) -> TrialScheduler:
-    return SCHEDULERS[space.scheduler.type](space)
+    """The space's scheduler, built by its catalogue entry's factory."""
+    return SCHEDULERS[space.scheduler.type].load()(space)

@@ -1,16 +1,22 @@
-"""Searcher assembly: the Optuna sampler registry and the searcher chain given to Tune.
+"""Searcher assembly: the space's Optuna sampler (named in the catalogue) and the searcher
+chain given to Tune.
 
-Chain (outermost first): `StartupBarrier` -> Ray's `OptunaSearch` (define-by-run space,
-study kept in `<run>/optuna.journal`). Tune's concurrency cap is set separately through
-`TuneConfig.max_concurrent_trials`.
+Chain (outermost first), as `tune/runner.py` puts it together: `BudgetedSearchGenerator`
+(the budget, re-read on resume) -> Ray's `ConcurrencyLimiter` (at most
+`max_concurrent_trials` suggestions outstanding; it is the only concurrency cap, Tune's
+`TuneConfig.max_concurrent_trials` is left unset) -> `StartupBarrier` (model-based samplers
+wait for their random start-up trials) -> Ray's `OptunaSearch` (define-by-run space, study
+kept in `<run>/optuna.journal`). `make_searcher` builds the last two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raytrain.space import define_by_run, grid_values
+from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
 
 if TYPE_CHECKING:
@@ -25,72 +31,23 @@ def default_startup_trials(num_samples: int) -> int:
     return max(2, min(10, num_samples // 4))
 
 
-def _tpe(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
-    import warnings
-
-    import optuna
-
-    # `group` is marked experimental in Optuna (unchanged in behaviour since 2.8).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
-            seed=space.search.seed,
-            n_startup_trials=n_startup,
-            # constant_liar: suggestions made while other trials run treat those as bad
-            # points, so parallel trials do not all pile onto the same region.
-            constant_liar=space.search.constant_liar,
-            multivariate=True,
-            group=True,  # conditional parameters: model each sub-space separately
-        )
-
-
-def _random(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    return optuna.samplers.RandomSampler(seed=space.search.seed)
-
-
-def _cmaes(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    return optuna.samplers.CmaEsSampler(
-        seed=space.search.seed,
-        n_startup_trials=n_startup,
-        independent_sampler=optuna.samplers.RandomSampler(seed=space.search.seed),
-    )
-
-
-def _grid(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    from raytrain.space import grid_values
-
-    return optuna.samplers.GridSampler(grid_values(space), seed=space.search.seed)
-
-
 def grid_size(space: Space) -> int:
-    from raytrain.space import grid_values
-
     size = 1
     for values in grid_values(space).values():
         size *= len(values)
     return size
 
 
-SAMPLERS: dict[str, Callable[[Space, int], Any]] = {
-    "tpe": _tpe,
-    "random": _random,
-    "cmaes": _cmaes,
-    "grid": _grid,
-}
-# Samplers that start with random trials and then model the results.
-MODEL_BASED = {"tpe", "cmaes"}
-
-
 def startup_trials(space: Space) -> int:
     if space.search.n_startup_trials is not None:
         return space.search.n_startup_trials
     return default_startup_trials(space.search.num_samples)
+
+
+def make_sampler(space: Space) -> optuna.samplers.BaseSampler:
+    """The space's sampler, built by its catalogue entry's factory."""
+    factory = SAMPLERS[space.search.sampler].load()
+    return factory(space, startup_trials(space))
 
 
 def journal_storage(run_dir: Path) -> optuna.storages.BaseStorage:
@@ -101,6 +58,24 @@ def journal_storage(run_dir: Path) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(backend)
 
 
+def create_study(space: Space, storage: optuna.storages.BaseStorage) -> None:
+    """Create the run's study with its objective named after the metric, so
+    optuna-dashboard shows `val_acc` rather than "Objective 0". The name is stored in the
+    journal once; `OptunaSearch` then loads this study, and a resumed run keeps it."""
+    import optuna
+
+    study = optuna.create_study(
+        storage=storage,
+        study_name=space.name,
+        direction="maximize" if space.mode == "max" else "minimize",
+        load_if_exists=True,
+    )
+    # experimental since Optuna 3.2, unchanged since
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([space.metric])
+
+
 class SpaceFunction:
     """Picklable define-by-run function (Tune pickles the searcher, and with it the
     space, into its experiment state; a closure would not survive that)."""
@@ -109,8 +84,6 @@ class SpaceFunction:
         self.space = space
 
     def __call__(self, trial: optuna.trial.Trial) -> dict[str, Any] | None:
-        from raytrain.space import define_by_run
-
         return define_by_run(self.space)(trial)
 
 
@@ -120,15 +93,15 @@ def make_searcher(space: Space, run_dir: Path) -> Searcher:
 
     from raytrain.tune.budget import StartupBarrier
 
-    n_startup = startup_trials(space)
-    sampler = SAMPLERS[space.search.sampler](space, n_startup)
+    storage = journal_storage(run_dir)
+    create_study(space, storage)
     optuna_search = OptunaSearch(
         space=SpaceFunction(space),
         metric=space.metric,
         mode=space.mode,
-        sampler=sampler,
+        sampler=make_sampler(space),
         study_name=space.name,
-        storage=journal_storage(run_dir),
+        storage=storage,
     )
-    wait_for = n_startup if space.search.sampler in MODEL_BASED else 0
+    wait_for = startup_trials(space) if SAMPLERS[space.search.sampler].model_based else 0
     return StartupBarrier(optuna_search, startup_trials=wait_for)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
+
+import pytest
 
 from raytrain.space import load_space, render_plan
 
@@ -39,3 +43,84 @@ def test_plan_lists_constants_and_fifo(tmp_path: Path) -> None:
     assert "scheduler: fifo" in plan and "rungs" not in plan
     assert "2 worker(s) x (2 CPU, 0.5 GPU) = 4 CPU, 1 GPU" in plan
     assert "max_concurrent_trials: 3" in plan
+
+
+USER_MODULES = """
+import lightning.pytorch as pl
+import torch
+
+from raytrain.models.base import RaytrainModule
+
+
+class OwnOptimizer(pl.LightningModule):
+    def __init__(self, hidden: int = 8):
+        super().__init__()
+        self.layer = torch.nn.Linear(2, hidden)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+class InheritsOwn(OwnOptimizer):
+    pass
+
+
+class ConfigOptimizer(pl.LightningModule):
+    def __init__(self, hidden: int = 8):
+        super().__init__()
+
+
+class BuiltinStyle(RaytrainModule):
+    def __init__(self, hidden: int = 8):
+        super().__init__()
+"""
+
+
+def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    pytest.importorskip("lightning")
+    name = f"plan_user_mod_{abs(hash(tmp_path))}"
+    (tmp_path / f"{name}.py").write_text(USER_MODULES)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return name
+
+
+@pytest.mark.parametrize(
+    ("cls", "own"),
+    [
+        ("OwnOptimizer", True),
+        ("InheritsOwn", True),
+        ("ConfigOptimizer", False),
+        ("BuiltinStyle", False),
+    ],
+)
+def test_plan_says_when_the_model_brings_its_own_optimizer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cls: str, own: bool
+) -> None:
+    module = user_module(tmp_path, monkeypatch)
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        f"config: {{model: {{_target_: {module}.{cls}}}, trainer: {{max_epochs: 2}}}}\n"
+        "metric: val_loss\nmode: min\n"
+        f"parameters:\n  model.hidden: {{type: int, low: 8, high: 16}}\n"
+    )
+    plan = render_plan(load_space(path))
+    assert ("the model's own configure_optimizers" in plan) == own
+    assert ("optimizer adamw, lr_scheduler none" in plan) == (not own)
+
+
+def test_own_optimizer_rule_is_the_trainers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate's torch-free rule agrees with the one the trial applies."""
+    from raytrain.config.components import defines_own_optimizers
+    from raytrain.config.registry import MODELS
+    from raytrain.trial import optimizers
+
+    module = importlib.import_module(user_module(tmp_path, monkeypatch))
+    classes = [getattr(module, n) for n in ("OwnOptimizer", "InheritsOwn", "ConfigOptimizer")]
+    classes += [module.BuiltinStyle, *(MODELS[n].load() for n in MODELS.names())]
+    for cls in classes:
+        instance = cls.__new__(cls)  # the trial's rule looks at the type only
+        assert defines_own_optimizers(cls) == optimizers.defines_own_optimizers(instance), cls

@@ -94,3 +94,64 @@ def test_finished_is_passed_through(tmp_path):
 
     s = StartupBarrier(Done(metric="m", mode="min"), startup_trials=0)
     assert s.suggest("x") == Searcher.FINISHED
+
+
+def nsga2_space(tmp_path, population: int):
+    from raytrain.space import load_space
+
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        "name: ga\nmetric: val_acc\nmode: max\nconfig: {trainer: {max_epochs: 2}}\n"
+        "parameters:\n"
+        "  optimizer.lr: {type: float, low: 0.0001, high: 0.1, log: true}\n"
+        "  model.hidden: {type: int, low: 8, high: 64}\n"
+        f"search: {{sampler: nsga2, num_samples: 12, seed: 0, population_size: {population}}}\n"
+    )
+    return load_space(path)
+
+
+def test_nsga2_breeds_generations_through_the_searcher_chain(tmp_path):
+    import optuna
+
+    from raytrain.tune.searchers import make_sampler, make_searcher
+
+    space = nsga2_space(tmp_path, population=4)
+    s = make_searcher(space, tmp_path)
+    assert s.startup_trials == 0  # not model-based: no barrier, the GA paces itself
+    for i in range(12):
+        config = s.suggest(f"t{i}")
+        assert isinstance(config, dict) and 8 <= config["model.hidden"] <= 64
+        s.on_trial_complete(f"t{i}", {"val_acc": config["optimizer.lr"], "epoch": 2})
+    study = optuna.load_study(study_name="ga", storage=journal_storage(tmp_path))
+    sampler = make_sampler(space)
+    assert isinstance(sampler, optuna.samplers.NSGAIISampler)
+    generations = [sampler.get_trial_generation(study, t) for t in study.get_trials()]
+    assert generations == [0] * 4 + [1] * 4 + [2] * 4  # 4 per generation, then bred
+    assert study.best_trial.value == max(t.value for t in study.get_trials())
+
+
+def test_study_objective_is_named_after_the_metric_once(tmp_path):
+    import optuna
+
+    from raytrain.tune.searchers import make_searcher
+
+    space = nsga2_space(tmp_path, population=2)
+    s = make_searcher(space, tmp_path)
+    s.suggest("a")
+    s.on_trial_complete("a", {"val_acc": 0.5, "epoch": 2})
+    state = s.get_state()
+    s.save(str(tmp_path / "searcher.pkl"))  # what Tune keeps for a resume
+    study = optuna.load_study(study_name="ga", storage=journal_storage(tmp_path))
+    assert study.metric_names == ["val_acc"]  # optuna-dashboard shows it, not "Objective 0"
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert len(study.get_trials()) == 1  # creating the study first added no trial
+
+    # resume: Tune restores the searcher from its state; the journal keeps the name
+    (tmp_path / "unused").mkdir()
+    restored = make(tmp_path / "unused")
+    restored.set_state(state)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    restored.suggest("b")
+    restored.on_trial_complete("b", {"val_acc": 0.7, "epoch": 2})
+    study = optuna.load_study(study_name="ga", storage=journal_storage(tmp_path))
+    assert study.metric_names == ["val_acc"] and len(study.get_trials()) == 2

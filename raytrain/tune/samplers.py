@@ -1,0 +1,68 @@
+"""The Optuna sampler factories named by `raytrain.space.catalogue.SAMPLERS`.
+
+Each is `factory(space, n_startup_trials) -> optuna.samplers.BaseSampler`; samplers that do
+not model the results ignore `n_startup_trials`. Optuna is imported inside each factory
+because the catalogue resolves them lazily.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+from raytrain.space import grid_values
+from raytrain.space.types import Space
+
+if TYPE_CHECKING:
+    import optuna
+
+
+def tpe_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    # `group` is marked experimental in Optuna (unchanged in behaviour since 2.8).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=space.search.seed,
+            n_startup_trials=n_startup,
+            # constant_liar: suggestions made while other trials run treat those as bad
+            # points, so parallel trials do not all pile onto the same region.
+            constant_liar=space.search.constant_liar,
+            multivariate=True,
+            group=True,  # conditional parameters: model each sub-space separately
+        )
+
+
+def random_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=space.search.seed)
+
+
+def cmaes_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.CmaEsSampler(
+        seed=space.search.seed,
+        n_startup_trials=n_startup,
+        independent_sampler=optuna.samplers.RandomSampler(seed=space.search.seed),
+    )
+
+
+def grid_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.GridSampler(grid_values(space), seed=space.search.seed)
+
+
+def nsga2_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
+    """NSGA-II needs no start-up barrier: a generation is bred only from finished trials,
+    and until `population_size` of them have finished new trials join the random first
+    generation."""
+    import optuna
+
+    population = space.search.population_size
+    if population is None:
+        return optuna.samplers.NSGAIISampler(seed=space.search.seed)
+    return optuna.samplers.NSGAIISampler(population_size=population, seed=space.search.seed)
