@@ -19,7 +19,6 @@ from raytrain.results.states import (
     TERMINATED,
     TRIAL_STATES,
 )
-from raytrain.space.asha import rung_epochs as asha_rungs
 
 __all__ = [
     "BASE_COLUMNS",
@@ -34,7 +33,6 @@ __all__ = [
     "Run",
     "RunWriter",
     "TrialRecord",
-    "asha_rungs",
     "is_run_dir",
     "load_run",
     "space_rungs",

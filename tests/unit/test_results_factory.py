@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from raytrain.results import RunWriter, asha_rungs, load_run
+from raytrain.results import RunWriter, load_run
+from raytrain.space.asha import rung_epochs
 
 SPACE: dict[str, Any] = {
     "name": "fake-sweep",
@@ -91,7 +92,7 @@ def make_run(
         return now[0]
 
     sched = SPACE["scheduler"]
-    rungs = asha_rungs(sched["max_t"], sched["grace_period"], sched["reduction_factor"])
+    rungs = rung_epochs(sched["max_t"], sched["grace_period"], sched["reduction_factor"])
     writer = RunWriter(
         run_dir,
         metric="val_loss",

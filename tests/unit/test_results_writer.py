@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from raytrain.errors import InputError
-from raytrain.results import BASE_COLUMNS, RunWriter, asha_rungs, load_run
+from raytrain.results import BASE_COLUMNS, RunWriter, load_run
+from raytrain.space.asha import rung_epochs
 
 PATHS = ["optimizer.lr", "optimizer.name", "optimizer.momentum", "model.hidden"]
 
@@ -210,7 +211,7 @@ def test_table_is_replaced_atomically(tmp_path: Path) -> None:
 
 
 def test_asha_rungs_match_ray_formula() -> None:
-    assert asha_rungs(20, 1, 3) == [1, 3, 9]
-    assert asha_rungs(100, 1, 4) == [1, 4, 16, 64]
-    assert asha_rungs(10, 2, 2) == [2, 4, 8]
-    assert asha_rungs(1, 1, 3) == [1]
+    assert rung_epochs(20, 1, 3) == [1, 3, 9]
+    assert rung_epochs(100, 1, 4) == [1, 4, 16, 64]
+    assert rung_epochs(10, 2, 2) == [2, 4, 8]
+    assert rung_epochs(1, 1, 3) == [1]
