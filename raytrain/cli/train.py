@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raytrain.cli import add_overrides
 from raytrain.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -26,12 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(by checkpoint.metric), best-<metric>.ckpt (checkpoint.extra_metrics) and last.ckpt."
     )
     parser.add_argument("config", help="train config YAML")
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="KEY=VALUE",
-        help="dot-list overrides, e.g. trainer.max_epochs=5",
-    )
+    add_overrides(parser, "trainer.max_epochs=5")
     parser.add_argument(
         "--address",
         default=None,
