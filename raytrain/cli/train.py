@@ -71,6 +71,7 @@ def _print_provenance(provenance: dict[str, Any], history: list[dict[str, Any]])
 
 def run(args: argparse.Namespace) -> int:
     from raytrain.config.loading import load_train_config_with_provenance
+    from raytrain.trial.checkpointing import default_metric_note
     from raytrain.trial.user_code import put_cwd_on_path, user_code_runtime_env
 
     cwd = Path.cwd()
@@ -83,8 +84,15 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     total = cfg.trainer.max_epochs
+    first = True
 
     def on_epoch(report: EpochReport) -> None:
+        nonlocal first
+        if first:
+            note = default_metric_note(cfg.checkpoint, report.metrics)
+            if note:
+                print(note, flush=True)
+            first = False
         elapsed = time.monotonic() - started
         ckpt = "  [ckpt]" if report.checkpoint_path else ""
         epoch = report.metrics.get("epoch", "?")

@@ -7,6 +7,7 @@ big ones; the "2 s per checkpoint" once measured here was Ray Train's report pol
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,23 @@ class CheckpointPolicy:
         """`epoch` is the number of completed epochs (1-based)."""
         periodic = self.every_n_epochs > 0 and epoch % self.every_n_epochs == 0
         return periodic or (is_last and self.save_last)
+
+
+def default_metric_note(cfg: CheckpointConfig, logged: Iterable[str]) -> str | None:
+    """What to say, once, when the default checkpoint metric is not among `logged`.
+
+    A config that names no `checkpoint.metric` gets "val_loss"; a module of the user's own
+    may not log it. Rather than fail the run, it then keeps the last checkpoint, as a
+    Lightning `ModelCheckpoint` without `monitor` does: Ray ranks the checkpoints by a
+    missing value, so all tie and the latest one stays, and no `best.ckpt` is picked.
+    """
+    if not cfg.metric_is_default or cfg.metric in logged:
+        return None
+    return (
+        f"note: checkpoint.metric is not set and the module does not log {cfg.metric!r}: "
+        "keeping the last checkpoint (Lightning's default); set checkpoint.metric to keep "
+        "the best one"
+    )
 
 
 def ray_checkpoint_config(cfg: CheckpointConfig) -> ray.train.CheckpointConfig:
