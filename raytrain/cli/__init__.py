@@ -3,7 +3,8 @@
 One module per command under `raytrain.cli`; each defines ``add_arguments(parser)`` and
 ``run(args) -> int``. Modules are imported only when their command runs, and command bodies
 import ray/torch/optuna inside ``run`` so that ``raytrain --help`` and ``raytrain validate``
-stay fast and Ray-free.
+stay fast and Ray-free. A command that takes ``KEY=VALUE`` overrides declares them with
+`add_overrides`, and `parse_command_line` accepts them anywhere on the line.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ def _available() -> dict[str, tuple[str, str]]:
     return found
 
 
+def add_overrides(parser: argparse.ArgumentParser, example: str) -> None:
+    """The command's ``KEY=VALUE ...`` positional (see `parse_command_line`)."""
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help=f"OmegaConf dot-list overrides, e.g. {example}",
+    )
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="raytrain",
@@ -56,11 +67,28 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def parse_command_line(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """Parse `argv` with overrides allowed anywhere, not only before the first option.
+
+    argparse fills a ``nargs="*"`` positional once, from the words before the first option,
+    so in `tune space.yaml --resume search.num_samples=20` the override would be
+    "unrecognized". Words left over that are not options are the command's overrides, in
+    the order given; for a command without overrides they stay errors.
+    """
+    argv = list(argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=chosen if chosen in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if hasattr(args, "overrides"):
+        args.overrides = [*args.overrides, *(a for a in extra if not a.startswith("-"))]
+        extra = [a for a in extra if a.startswith("-")]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return parser, args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, args = parse_command_line(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help()
         return 0

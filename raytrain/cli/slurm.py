@@ -11,18 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from raytrain.cli import add_overrides
 from raytrain.errors import InputError, Problem
 from raytrain.launch.slurm import RayPorts, SlurmJob, SlurmLauncher
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("space", help="search space file")
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="KEY=VALUE",
-        help="OmegaConf dot-list overrides, e.g. search.num_samples=8",
-    )
+    add_overrides(parser, "search.num_samples=8")
     job = parser.add_argument_group("allocation")
     job.add_argument("--nodes", type=int, default=1, help="nodes (one Ray node each; default 1)")
     job.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node (default 0)")

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raytrain.cli import add_overrides
 from raytrain.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -26,12 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(by checkpoint.metric), best-<metric>.ckpt (checkpoint.extra_metrics) and last.ckpt."
     )
     parser.add_argument("config", help="train config YAML")
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="KEY=VALUE",
-        help="dot-list overrides, e.g. trainer.max_epochs=5",
-    )
+    add_overrides(parser, "trainer.max_epochs=5")
     parser.add_argument(
         "--address",
         default=None,
@@ -75,6 +71,7 @@ def _print_provenance(provenance: dict[str, Any], history: list[dict[str, Any]])
 
 def run(args: argparse.Namespace) -> int:
     from raytrain.config.loading import load_train_config_with_provenance
+    from raytrain.trial.checkpointing import default_metric_note
     from raytrain.trial.user_code import put_cwd_on_path, user_code_runtime_env
 
     cwd = Path.cwd()
@@ -87,8 +84,15 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     total = cfg.trainer.max_epochs
+    first = True
 
     def on_epoch(report: EpochReport) -> None:
+        nonlocal first
+        if first:
+            note = default_metric_note(cfg.checkpoint, report.metrics)
+            if note:
+                print(note, flush=True)
+            first = False
         elapsed = time.monotonic() - started
         ckpt = "  [ckpt]" if report.checkpoint_path else ""
         epoch = report.metrics.get("epoch", "?")

@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from raytrain.cli import add_overrides
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("space", help="space file, or a run directory with --resume")
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="KEY=VALUE",
-        help="OmegaConf dot-list overrides, e.g. search.num_samples=8",
-    )
+    add_overrides(parser, "search.num_samples=8")
     parser.add_argument(
         "--config", default=None, metavar="FILE", help="base train config for a W&B sweep file"
     )

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import argparse
 
+from raytrain.cli import add_overrides
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("space", help="the search space file (YAML)")
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="KEY=VALUE",
-        help="dot-list overrides, e.g. search.num_samples=8 config.trainer.max_epochs=5",
-    )
+    add_overrides(parser, "search.num_samples=8 config.trainer.max_epochs=5")
     parser.add_argument(
         "--config",
         default=None,

@@ -7,9 +7,10 @@ A train config may weight or configure each term of a built-in model's loss::
       kl:    {weight: 0.5}              # a weight of 0 disables the term
 
 Which terms exist depends on the model, so the declarations live in one registry dict,
-`MODEL_LOSS_TERMS` (model name -> term name -> `TermSpec`). `validate_loss_terms` is what
-`raytrain validate` calls; `resolve_loss_terms` is what the models call on construction.
-Both are pure and import no torch, so validating a file stays fast.
+`MODEL_LOSS_TERMS` (model name -> term name -> `TermSpec`). `loss_problems` is what the
+train-config check (`raytrain.config.parse`, so `raytrain validate` too) calls, each problem
+with its key path; `resolve_loss_terms` is what the models call on construction. All are
+pure and import no torch, so validating a file stays fast.
 """
 
 from __future__ import annotations

@@ -84,6 +84,7 @@ _TRAINER_RULES = {
     "log_every_n_steps": at_least(1),
 }
 _CHECKPOINT_RULES = {"every_n_epochs": at_least(0), "num_to_keep": at_least(1)}
+_METRIC_IS_DEFAULT = "metric_is_default"
 _RESOURCE_RULES = {
     "workers": at_least(1),
     "cpus_per_worker": at_least(0),
@@ -138,14 +139,7 @@ def check_train_config(raw: Any, probs: Problems) -> TrainConfig:
         optimizer=_optimizer(raw.get("optimizer"), probs.under("optimizer")),
         lr_scheduler=_lr_scheduler(raw.get("lr_scheduler"), probs.under("lr_scheduler")),
         trainer=TrainerConfig(**trainer),
-        checkpoint=CheckpointConfig(
-            **check_fields(
-                CheckpointConfig,
-                raw.get("checkpoint"),
-                probs.under("checkpoint"),
-                _CHECKPOINT_RULES,
-            )
-        ),
+        checkpoint=_checkpoint(raw.get("checkpoint"), probs.under("checkpoint")),
         logging=_logging(raw.get("logging"), probs.under("logging")),
         resources=ResourcesConfig(
             **check_fields(
@@ -158,6 +152,18 @@ def check_train_config(raw: Any, probs: Problems) -> TrainConfig:
         ),
         loss=_loss(raw.get("loss"), probs.under("loss"), model),
     )
+
+
+def _checkpoint(raw: Any, probs: Problems) -> CheckpointConfig:
+    fields = check_fields(
+        CheckpointConfig,
+        raw,
+        probs,
+        _CHECKPOINT_RULES,
+        forbidden={_METRIC_IS_DEFAULT: "unknown key: leave `metric` out to use the default"},
+    )
+    given = isinstance(raw, Mapping) and "metric" in raw
+    return CheckpointConfig(**fields, metric_is_default=not given)
 
 
 def _component(raw: Any, probs: Problems, registry: Any, default: str) -> ComponentConfig:
@@ -248,7 +254,7 @@ def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
             **cfg.lr_scheduler.kwargs,
         },
         "trainer": dataclasses.asdict(cfg.trainer),
-        "checkpoint": dataclasses.asdict(cfg.checkpoint),
+        "checkpoint": _checkpoint_to_dict(cfg.checkpoint),
         "logging": {
             "tensorboard": cfg.logging.tensorboard,
             "wandb": None
@@ -259,3 +265,12 @@ def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
         "loss": {k: dict(v) for k, v in cfg.loss.items()},
     }
     return copy.deepcopy(out)
+
+
+def _checkpoint_to_dict(ckpt: CheckpointConfig) -> dict[str, Any]:
+    """A defaulted metric stays out, so the written config reads back the same way."""
+    out = dataclasses.asdict(ckpt)
+    del out[_METRIC_IS_DEFAULT]
+    if ckpt.metric_is_default:
+        del out["metric"]
+    return out

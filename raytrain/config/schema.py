@@ -69,6 +69,11 @@ class CheckpointConfig:
     save_last: bool = True
     num_to_keep: int = 1
     extra_metrics: dict[str, Mode] = field(default_factory=dict)
+    # Set by the config check when the file names no `metric`: "val_loss" is then only a
+    # default, and a module that does not log it keeps the last checkpoint instead of
+    # failing (Lightning's default). Not a key of the file; code that builds a config names
+    # the metric it means. Equal configs stay equal whichever way the metric came.
+    metric_is_default: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

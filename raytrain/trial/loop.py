@@ -54,10 +54,14 @@ def prepare(cfg: TrainConfig, *, cache: bool = True) -> Prepared:
 
 
 def required_metrics(cfg: TrainConfig, metrics_hint: Sequence[str] = ()) -> list[str]:
-    """Metrics the run cannot do without: checkpoint metric(s) and the caller's (tune metric)."""
-    return list(
-        dict.fromkeys([cfg.checkpoint.metric, *cfg.checkpoint.extra_metrics, *metrics_hint])
-    )
+    """Metrics the run cannot do without: checkpoint metric(s) and the caller's (tune metric).
+
+    A checkpoint metric the config left at its default is not one of them (see
+    `raytrain.trial.checkpointing.default_metric_note`).
+    """
+    ckpt = cfg.checkpoint
+    named = [] if ckpt.metric_is_default else [ckpt.metric]
+    return list(dict.fromkeys([*named, *ckpt.extra_metrics, *metrics_hint]))
 
 
 def trial_callbacks(cfg: TrainConfig, metrics_hint: Sequence[str] = ()) -> list[pl.Callback]:

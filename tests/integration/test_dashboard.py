@@ -17,11 +17,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fixtures.runs import make_run
 
 from raytrain.local_ray import free_port
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
-from test_results_factory import make_run
 
 REPO = Path(__file__).resolve().parent.parent.parent
 

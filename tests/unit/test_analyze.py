@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures.runs import make_run
 from matplotlib import image
-from test_results_factory import make_run
 
 from raytrain.cli import main
 from raytrain.results import RunWriter, load_run

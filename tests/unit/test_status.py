@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures.runs import make_run
 from rich.console import Console
-from test_results_factory import make_run
 
 from raytrain.cli import main
 from raytrain.results import RunWriter, load_run
