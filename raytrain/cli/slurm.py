@@ -13,6 +13,7 @@ from pathlib import Path
 
 from raytrain.errors import InputError, Problem
 from raytrain.launch.slurm import RayPorts, SlurmJob, SlurmLauncher
+from raytrain.layout import SearchRunLayout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,7 +125,7 @@ def build_job(args: argparse.Namespace, space_name: str) -> SlurmJob:
 
 def check_run_dir(job: SlurmJob, resume: bool) -> None:
     """Refuse to mix runs: a new job needs a fresh run dir, --resume an existing one."""
-    exists = (job.run_dir / "space.yaml").is_file()
+    exists = SearchRunLayout(job.run_dir).space.is_file()
     if exists and not resume:
         raise InputError(
             Problem(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from raytrain.errors import InputError, Problem, RunError
 from raytrain.launch.base import Launcher
+from raytrain.layout import SearchRunLayout
 
 TEMPLATE = "slurm.sbatch"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -106,7 +107,7 @@ class SlurmJob:
     def job_dir(self) -> Path:
         """Where the job file and SLURM's log go (outside the run dir, which the tuner
         must create itself)."""
-        return self.storage / "_slurm" / self.name
+        return SearchRunLayout(self.run_dir).slurm_job_dir
 
     def problems(self) -> list[Problem]:
         found = self.ports.problems()

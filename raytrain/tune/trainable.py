@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from raytrain.config.schema import ResourcesConfig, TrainConfig
+from raytrain.layout import SearchRunLayout
 from raytrain.space.types import Space
 from raytrain.tune.resources import TRIAL_BUNDLE
-
-TRIALS_DIR = "trials"  # Tune experiment dir inside the run dir; one folder per trial
 
 
 def trial_train_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
@@ -41,7 +40,7 @@ def trial_train_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
 def make_trainable(space: Space, run_dir: Path) -> Callable[..., Any]:
     from ray import tune
 
-    trials_dir = str(Path(run_dir).resolve() / TRIALS_DIR)
+    trials_dir = str(SearchRunLayout(Path(run_dir).resolve()).trials_dir)
 
     def raytrain_trial(params: dict[str, Any]) -> None:
         import ray.train

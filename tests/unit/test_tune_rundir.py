@@ -6,8 +6,21 @@ import pytest
 import yaml
 
 from raytrain.errors import InputError
+from raytrain.layout import SearchRunLayout, resume_conflicts
 from raytrain.tune.budget import read_budget
-from raytrain.tune.rundir import check_new_run, check_resume, resume_conflicts, write_space
+
+
+def check_new_run(path):
+    SearchRunLayout(path).check_new()
+
+
+def check_resume(path, dump):
+    return SearchRunLayout(path).check_resume(dump)
+
+
+def write_space(path, dump):
+    SearchRunLayout(path).write_space(dump)
+
 
 SPACE = {
     "name": "x",
