@@ -8,10 +8,12 @@ Two kinds of run directory, each answered by one frozen layout object (after sub
   optuna.journal     the Optuna study       state.json        RUNNING | TERMINATED | ERROR
   trials.csv         one row per trial      metrics.csv       one row per epoch
   best.yaml          exported best config   events.out.tfevents.*  TensorBoard scalars
+  plots/             `raytrain analyze`     plots/            `raytrain analyze`
   trials/            Tune's experiment dir  error.txt         full error of a failed run
     _meta.json       metric, mode, params   best.ckpt, best-<metric>.ckpt, last.ckpt
     <trial_id>/      one `TrialLayout`      ray/              Ray Train's own folder
-  ../_slurm/<name>/  the SLURM job file and log (outside: the tuner creates the run dir)
+  ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch and slurm-<job id>.out, outside the
+                     run dir, which the tuner must create itself
 
 A trial folder and a train run hold the same per-epoch files (`EpochFiles`), so the same
 writer and reader serve both. Pure paths and small checks; no ray/torch/optuna import.
@@ -72,17 +74,32 @@ class TrialLayout(EpochFiles):
 
 
 @dataclass(frozen=True)
+class SlurmJobLayout:
+    """The folder of a `raytrain slurm` job: its batch script and SLURM's log."""
+
+    root: Path
+
+    @property
+    def script(self) -> Path:
+        return self.root / "job.sbatch"
+
+    def log(self, job_id: str) -> Path:
+        """SLURM's output file of job `job_id` (`%j`: the pattern sbatch fills in)."""
+        return self.root / f"slurm-{job_id}.out"
+
+
+@dataclass(frozen=True)
 class SearchRunLayout:
     """`<storage>/<name>/` of `raytrain tune` (see the module doc)."""
 
     root: Path
+    kind = SEARCH
+    TRIALS_DIRNAME = "trials"  # also Tune's experiment name (RunConfig.name)
 
     @classmethod
     def at(cls, storage: Path, name: str) -> SearchRunLayout:
+        """The run `name` under `storage`, as an absolute path (Tune wants one)."""
         return cls((Path(storage) / name).resolve())
-
-    kind = SEARCH
-    TRIALS_DIRNAME = "trials"  # also Tune's experiment name (RunConfig.name)
 
     @property
     def space(self) -> Path:
@@ -114,8 +131,12 @@ class SearchRunLayout:
         return self.trials_dir / "_discarded"
 
     @property
-    def slurm_job_dir(self) -> Path:
-        return self.root.parent / "_slurm" / self.root.name
+    def plots_dir(self) -> Path:
+        return self.root / "plots"
+
+    @property
+    def slurm_job(self) -> SlurmJobLayout:
+        return SlurmJobLayout(self.root.parent / "_slurm" / self.root.name)
 
     def trial(self, trial_id: str) -> TrialLayout:
         return TrialLayout(self.trials_dir / safe_dirname(trial_id))
@@ -185,6 +206,10 @@ class TrainRunLayout(EpochFiles):
     @property
     def ray_dir(self) -> Path:
         return self.root / self.RAY_DIRNAME
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / "plots"
 
     @property
     def best_ckpt(self) -> Path:

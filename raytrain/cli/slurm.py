@@ -13,7 +13,7 @@ from pathlib import Path
 
 from raytrain.errors import InputError, Problem
 from raytrain.launch.slurm import RayPorts, SlurmJob, SlurmLauncher
-from raytrain.layout import SearchRunLayout
+from raytrain.layout import SearchRunLayout, SlurmJobLayout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,8 +149,9 @@ def run(args: argparse.Namespace) -> int:
         print(script, end="")
         return 0
     check_run_dir(job, args.resume)
-    job_id = launcher.submit(job, job.job_dir / "job.sbatch")
-    log = job.job_dir / f"slurm-{job_id}.out"
+    files = SlurmJobLayout(job.job_dir)
+    job_id = launcher.submit(job, files.script)
+    log = files.log(job_id)
     print(f"submitted SLURM job {job_id}")
     print(f"run directory: {job.run_dir}")
     print(f"job log:       {log}")

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from raytrain.layout import SEARCH, TRAIN, EpochFiles, SearchRunLayout
+from raytrain.layout import SEARCH, TRAIN, EpochFiles, RunLayout, SearchRunLayout, TrainRunLayout
 
 # Trial states as written to trials.csv. FINISHED_STATES never change again.
 PENDING, RUNNING, TERMINATED, STOPPED, ERROR = (
@@ -146,12 +146,22 @@ class Run:
         is finished."""
         if any(not t.finished for t in self.trials):
             return False
-        if self.kind == TRAIN:
+        layout = self.layout
+        if isinstance(layout, TrainRunLayout):
             return bool(self.trials)
-        if SearchRunLayout(self.path).best_yaml.is_file():
+        if layout.best_yaml.is_file():
             return True
         budget = (self.space.get("search") or {}).get("num_samples")
         return bool(self.trials) and isinstance(budget, int) and len(self.trials) >= budget
+
+    @property
+    def layout(self) -> RunLayout:
+        return TrainRunLayout(self.path) if self.kind == TRAIN else SearchRunLayout(self.path)
+
+    def files_of(self, trial_id: str) -> EpochFiles:
+        """Where a trial's per-epoch files and error are (a train run: its own folder)."""
+        layout = self.layout
+        return layout if isinstance(layout, TrainRunLayout) else layout.trial(trial_id)
 
     @property
     def updated_at(self) -> datetime | None:

@@ -18,8 +18,6 @@ from raytrain.results.importance import Importance, param_importance
 from raytrain.results.specs import run_params
 from raytrain.results.view import STATE_LABELS, fmt_value
 
-PLOTS_DIR = "plots"
-
 
 @dataclass
 class Analysis:
@@ -38,7 +36,7 @@ def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
     if plots:
         from raytrain.results.plots import write_all
 
-        written = write_all(run, params, importance, run.path / PLOTS_DIR)
+        written = write_all(run, params, importance, run.layout.plots_dir)
     return Analysis(run, run.best(top_k), importance, advice, written)
 
 

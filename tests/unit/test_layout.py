@@ -41,7 +41,10 @@ def test_search_layout_answers(tmp_path: Path) -> None:
     ]
     assert run.meta_json == run.trials_dir / "_meta.json"
     assert run.discarded_dir == run.trials_dir / "_discarded"
-    assert run.slurm_job_dir == tmp_path.resolve() / "_slurm" / "s"
+    job = run.slurm_job
+    assert job.root == tmp_path.resolve() / "_slurm" / "s"
+    assert (job.script.name, job.log("%j").name) == ("job.sbatch", "slurm-%j.out")
+    assert run.plots_dir == run.root / "plots" == TrainRunLayout(run.root).plots_dir
     trial = run.trial("t/../1")  # made safe: never a path outside trials/
     assert trial.root.parent == run.trials_dir and trial.root.name == "t_.._1"
     assert [trial.params_json.name, trial.metrics_csv.name, trial.checkpoints_csv.name] == [
