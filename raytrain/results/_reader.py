@@ -15,7 +15,14 @@ import yaml
 from raytrain.errors import InputError, Problem
 from raytrain.layout import TRAIN, SearchRunLayout, TrainRunLayout, run_layout
 from raytrain.results import _files
-from raytrain.results._records import RUNNING, Run, TrialRecord, asha_rungs, summarise_history
+from raytrain.results._records import (
+    RUNNING,
+    TERMINATED,
+    Run,
+    TrialRecord,
+    asha_rungs,
+    summarise_history,
+)
 from raytrain.results._table import read_table
 
 
@@ -115,17 +122,17 @@ def _load_train_run(layout: TrainRunLayout) -> Run:
     metric = str(checkpoint.get("metric") or "val_loss")
     mode = str(checkpoint.get("mode") or "min")
     state = _files.read_state(layout)
-    record = TrialRecord(trial_id=layout.root.name, state=str(state.get("state") or RUNNING))
+    checkpoints = [p for p in (layout.best_ckpt, layout.last_ckpt) if p.is_file()]
+    # run dirs written before state.json existed: checkpoints are placed when a run ends
+    recorded = state.get("state") or (TERMINATED if checkpoints else RUNNING)
+    record = TrialRecord(trial_id=layout.root.name, state=str(recorded))
     record.trial_dir = layout.root
     rows, _header = _files.read_metrics(layout)
     summarise_history(record, rows, metric, mode)
     record.started_at = _time(state.get("started_at"))
     record.updated_at = _time(state.get("updated_at"))
     record.error = state.get("error") or None
-    for ckpt in (layout.best_ckpt, layout.last_ckpt):
-        if ckpt.is_file():
-            record.checkpoint = str(ckpt)
-            break
+    record.checkpoint = str(checkpoints[0]) if checkpoints else None
     return Run(
         path=layout.root,
         name=layout.root.name,

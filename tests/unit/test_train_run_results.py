@@ -86,6 +86,16 @@ def test_running_and_failed_train_runs(tmp_path: Path) -> None:
     assert run.finished  # `status --watch` on it ends
 
 
+def test_train_run_from_before_state_json(tmp_path: Path) -> None:
+    """Older train runs have no state.json: their checkpoints say they ended."""
+    layout = write_train_run(tmp_path / "old", [0.6, 0.9])
+    layout.state_json.unlink()
+    assert load_run(layout.root).trials[0].state == RUNNING
+    layout.best_ckpt.write_bytes(b"")
+    (trial,) = load_run(layout.root).trials
+    assert trial.state == TERMINATED and trial.checkpoint == str(layout.best_ckpt)
+
+
 class _Relay:
     """Stand-in for ProgressRelay: the fake trainer hands reports straight to the handler."""
 
