@@ -28,11 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from raytrain.layout import SearchRunLayout
     from raytrain.results import load_run
     from raytrain.results import servers as srv
 
     run = load_run(args.run_dir)
-    journal = run.path / srv.JOURNAL
+    journal = SearchRunLayout(run.path).journal
     executable = srv.optuna_dashboard_executable()
     if args.optuna and executable is None:
         raise InputError(

@@ -21,13 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from raytrain.errors import InputError
+    from raytrain.layout import SearchRunLayout
     from raytrain.results.export import export_best
-    from raytrain.tune.rundir import is_run_dir
 
     if args.top_k < 1:
         raise InputError("--top-k must be at least 1")
-    if not is_run_dir(args.run_dir):
-        raise InputError(f"{args.run_dir} is not a raytrain run directory (no space.yaml)")
+    run = SearchRunLayout(args.run_dir)
+    if not run.space.is_file():  # configs are rebuilt from the space (a train run has one)
+        raise InputError(
+            f"{args.run_dir} is not a raytrain search run directory (no {run.space.name})"
+        )
     for path in export_best(args.run_dir, args.output, top_k=args.top_k):
         print(f"wrote {path}")
     print(f"final run: raytrain train {path}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from raytrain.cli import add_overrides
 from raytrain.errors import InputError, Problem
 from raytrain.launch.slurm import RayPorts, SlurmJob, SlurmLauncher
+from raytrain.layout import SearchRunLayout, SlurmJobLayout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,7 +121,7 @@ def build_job(args: argparse.Namespace, space_name: str) -> SlurmJob:
 
 def check_run_dir(job: SlurmJob, resume: bool) -> None:
     """Refuse to mix runs: a new job needs a fresh run dir, --resume an existing one."""
-    exists = (job.run_dir / "space.yaml").is_file()
+    exists = SearchRunLayout(job.run_dir).space.is_file()
     if exists and not resume:
         raise InputError(
             Problem(
@@ -144,8 +145,9 @@ def run(args: argparse.Namespace) -> int:
         print(script, end="")
         return 0
     check_run_dir(job, args.resume)
-    job_id = launcher.submit(job, job.job_dir / "job.sbatch")
-    log = job.job_dir / f"slurm-{job_id}.out"
+    files = SlurmJobLayout(job.job_dir)
+    job_id = launcher.submit(job, files.script)
+    log = files.log(job_id)
     print(f"submitted SLURM job {job_id}")
     print(f"run directory: {job.run_dir}")
     print(f"job log:       {log}")

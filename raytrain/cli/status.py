@@ -2,7 +2,7 @@
 
 Reads only the run directory (trials.csv + trial folders), so it works while a search is
 running (locally or on a cluster whose storage you can see), after it ends, and on a
-directory copied off a cluster.
+directory copied off a cluster. A `raytrain train` run directory shows as one trial.
 """
 
 from __future__ import annotations

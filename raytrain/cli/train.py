@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raytrain.cli import add_overrides
-from raytrain.errors import InputError, Problem
+from raytrain.layout import TrainRunLayout
 
 if TYPE_CHECKING:
     from raytrain.trial.progress import EpochReport
@@ -44,8 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_dir(args: argparse.Namespace) -> Path:
     name = args.name or f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = Path(args.storage) / name
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise InputError(Problem("--name", f"run dir {run_dir} exists already; pick another name"))
+    TrainRunLayout(run_dir).check_new()
     return run_dir
 
 
@@ -115,9 +114,11 @@ def run(args: argparse.Namespace) -> int:
     if outcome.best_metrics is not None:
         metric, best_at = cfg.checkpoint.metric, outcome.best_metrics
         print(f"best {metric}: {_fmt(best_at.get(metric))} at epoch {best_at.get('epoch')}")
-    best = outcome.checkpoints.get("best.ckpt") or outcome.checkpoints.get("last.ckpt")
+    layout = TrainRunLayout(run_dir)
+    main_names = (layout.best_ckpt.name, layout.last_ckpt.name)
+    best = outcome.checkpoints.get(main_names[0]) or outcome.checkpoints.get(main_names[1])
     for name, path in sorted(outcome.checkpoints.items()):
-        if name not in ("best.ckpt", "last.ckpt"):
+        if name not in main_names:
             print(f"{name}: {path}")
     print(f"best checkpoint: {best if best else '(none saved)'}")
     if provenance:

@@ -44,20 +44,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from raytrain.layout import SearchRunLayout
     from raytrain.space import load_space_with_notes
-    from raytrain.tune.rundir import SPACE_FILE, is_run_dir
     from raytrain.tune.runner import TuneOptions, run_tune
 
     target = Path(args.space)
     storage, name = args.storage, args.name
     if target.is_dir():
-        if not is_run_dir(target):
+        run = SearchRunLayout(target)
+        if not run.space.is_file():  # a search run to go on from needs its space file
             from raytrain.errors import InputError
 
-            raise InputError(f"{target} is a directory but not a raytrain run (no {SPACE_FILE})")
+            raise InputError(
+                f"{target} is a directory but not a raytrain search run (no {run.space.name})"
+            )
         storage = storage or target.resolve().parent
         name = name or target.resolve().name
-        target = target / SPACE_FILE
+        target = run.space
     space, notes = load_space_with_notes(target, args.overrides, args.config)
     for note in notes:
         print(f"note: {note}")

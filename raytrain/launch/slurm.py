@@ -15,6 +15,7 @@ from pathlib import Path
 
 from raytrain.errors import InputError, Problem, RunError
 from raytrain.launch.base import Launcher
+from raytrain.layout import SearchRunLayout, SlurmJobLayout
 
 TEMPLATE = "slurm.sbatch"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -106,7 +107,7 @@ class SlurmJob:
     def job_dir(self) -> Path:
         """Where the job file and SLURM's log go (outside the run dir, which the tuner
         must create itself)."""
-        return self.storage / "_slurm" / self.name
+        return SearchRunLayout(self.run_dir).slurm_job.root
 
     def problems(self) -> list[Problem]:
         found = self.ports.problems()
@@ -140,7 +141,7 @@ def sbatch_directives(job: SlurmJob) -> list[str]:
         "--time": job.time,
         "--partition": job.partition,
         "--account": job.account,
-        "--output": str(job.job_dir / "slurm-%j.out"),
+        "--output": str(SlurmJobLayout(job.job_dir).log("%j")),
         "--open-mode": "append",  # a requeued run appends to the same log
         "--signal": f"B:USR1@{job.signal_seconds}" if job.signal_seconds else None,
         "--requeue": "" if job.signal_seconds else None,

@@ -1,10 +1,10 @@
-"""File layout of a trial folder, and small readers/writers for each file in it.
+"""Small readers/writers for each file of a run directory (names: `raytrain.layout`).
 
-trials/_meta.json              metric, mode, parameter paths and ASHA rungs of the run
-trials/<trial_id>/params.json  sampled values {dotted path: value}
-trials/<trial_id>/metrics.csv  epoch, wall_time (unix s), then every reported metric
-trials/<trial_id>/checkpoints.csv  epoch, path of every checkpoint the trial saved
-trials/<trial_id>/error.txt    full error of a failed trial
+_meta.json       metric, mode, parameter paths and ASHA rungs of a search run
+params.json      a trial's sampled values {dotted path: value}
+metrics.csv      epoch, wall_time (unix s), then every reported metric
+checkpoints.csv  epoch, path of every checkpoint a trial saved
+state.json       state and start/update times of a train run
 """
 
 from __future__ import annotations
@@ -12,27 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from raytrain.layout import EpochFiles, SearchRunLayout, TrainRunLayout, TrialLayout
 from raytrain.results._records import read_metrics_csv
 from raytrain.results._table import atomic_write_text, format_cell
-
-TRIALS_CSV = "trials.csv"
-TRIALS_DIR = "trials"
-META_JSON = "_meta.json"
-PARAMS_JSON = "params.json"
-METRICS_CSV = "metrics.csv"
-CHECKPOINTS_CSV = "checkpoints.csv"
-ERROR_TXT = "error.txt"
-
-
-def safe_dirname(trial_id: str) -> str:
-    """Trial ids from Tune are already safe; anything else is made so (no path tricks)."""
-    name = re.sub(r"[^A-Za-z0-9_.=-]", "_", trial_id).lstrip(".")
-    return name or "_"
 
 
 def jsonable(value: Any) -> Any:
@@ -48,38 +34,59 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def write_params(trial_dir: Path, params: Mapping[str, Any]) -> dict[str, Any]:
-    clean = {str(k): jsonable(v) for k, v in params.items()}
-    atomic_write_text(trial_dir / PARAMS_JSON, json.dumps(clean, indent=2, sort_keys=True) + "\n")
-    return clean
-
-
-def read_params(trial_dir: Path) -> dict[str, Any] | None:
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads((trial_dir / PARAMS_JSON).read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
+def write_params(trial: TrialLayout, params: Mapping[str, Any]) -> dict[str, Any]:
+    clean = {str(k): jsonable(v) for k, v in params.items()}
+    atomic_write_text(trial.params_json, json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    return clean
+
+
+def read_params(trial: TrialLayout) -> dict[str, Any] | None:
+    return _read_json(trial.params_json)
+
+
 def write_meta(
-    run_dir: Path, metric: str, mode: str, param_paths: Sequence[str], rungs: Sequence[int]
+    run: SearchRunLayout,
+    metric: str,
+    mode: str,
+    param_paths: Sequence[str],
+    rungs: Sequence[int],
 ) -> None:
     meta = {"metric": metric, "mode": mode, "param_paths": list(param_paths), "rungs": list(rungs)}
-    atomic_write_text(run_dir / TRIALS_DIR / META_JSON, json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(run.meta_json, json.dumps(meta, indent=2) + "\n")
 
 
-def read_meta(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / TRIALS_DIR / META_JSON).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def read_meta(run: SearchRunLayout) -> dict[str, Any]:
+    return _read_json(run.meta_json) or {}
 
 
-def read_metrics(trial_dir: Path) -> tuple[list[dict[str, float]], list[str]]:
-    """Rows and header of a trial's metrics.csv (empty when there is none yet)."""
-    path = trial_dir / METRICS_CSV
+def write_state(
+    run: TrainRunLayout, state: str, started_at: str, updated_at: str, error: str | None = None
+) -> None:
+    """A train run's state (times as ISO 8601 text, `error` the one-line summary of a
+    failure), replaced atomically on each change."""
+    data = {"state": state, "started_at": started_at, "updated_at": updated_at, "error": error}
+    atomic_write_text(run.state_json, json.dumps(data, indent=2) + "\n")
+
+
+def read_state(run: TrainRunLayout) -> dict[str, Any]:
+    return _read_json(run.state_json) or {}
+
+
+def write_error(files: EpochFiles, error: str) -> None:
+    atomic_write_text(files.error_txt, error.rstrip() + "\n")
+
+
+def read_metrics(files: EpochFiles) -> tuple[list[dict[str, float]], list[str]]:
+    """Rows and header of a metrics.csv (empty when there is none yet)."""
+    path = files.metrics_csv
     if not path.is_file():
         return [], []
     with path.open(newline="") as f:
@@ -104,19 +111,19 @@ def _csv_text(*rows: Sequence[str]) -> str:
 
 
 def rewrite_metrics(
-    trial_dir: Path, columns: Sequence[str], rows: Sequence[Mapping[str, float]]
+    files: EpochFiles, columns: Sequence[str], rows: Sequence[Mapping[str, float]]
 ) -> None:
     text = _csv_text(list(columns), *(_cells(columns, r) for r in rows))
-    atomic_write_text(trial_dir / METRICS_CSV, text)
+    atomic_write_text(files.metrics_csv, text)
 
 
-def append_metrics(trial_dir: Path, columns: Sequence[str], row: Mapping[str, float]) -> None:
-    with (trial_dir / METRICS_CSV).open("a", newline="") as f:
+def append_metrics(files: EpochFiles, columns: Sequence[str], row: Mapping[str, float]) -> None:
+    with files.metrics_csv.open("a", newline="") as f:
         f.write(_csv_text(_cells(columns, row)))
 
 
-def read_checkpoints(trial_dir: Path) -> dict[int, str]:
-    path = trial_dir / CHECKPOINTS_CSV
+def read_checkpoints(trial: TrialLayout) -> dict[int, str]:
+    path = trial.checkpoints_csv
     if not path.is_file():
         return {}
     out: dict[int, str] = {}
@@ -129,13 +136,13 @@ def read_checkpoints(trial_dir: Path) -> dict[int, str]:
     return out
 
 
-def rewrite_checkpoints(trial_dir: Path, checkpoints: Mapping[int, str]) -> None:
+def rewrite_checkpoints(trial: TrialLayout, checkpoints: Mapping[int, str]) -> None:
     rows = [[str(e), p] for e, p in sorted(checkpoints.items())]
-    atomic_write_text(trial_dir / CHECKPOINTS_CSV, _csv_text(["epoch", "path"], *rows))
+    atomic_write_text(trial.checkpoints_csv, _csv_text(["epoch", "path"], *rows))
 
 
-def append_checkpoint(trial_dir: Path, epoch: int, path: str) -> None:
-    file = trial_dir / CHECKPOINTS_CSV
+def append_checkpoint(trial: TrialLayout, epoch: int, path: str) -> None:
+    file = trial.checkpoints_csv
     new = not file.is_file()
     with file.open("a", newline="") as f:
         f.write(_csv_text(*([["epoch", "path"]] if new else []), [str(epoch), path]))

@@ -1,31 +1,28 @@
 """load_run: a run directory on disk -> `Run` (works while the run goes on, after it
-ends, and on a copy from a cluster: only relative paths inside the directory are used)."""
+ends, and on a copy from a cluster: only relative paths inside the directory are used).
+
+A `raytrain train` run reads as a one-trial run: its per-epoch metrics, the best value of
+its `checkpoint.metric`, and the state its driver recorded."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from raytrain.errors import InputError, Problem
+from raytrain.layout import TRAIN, SearchRunLayout, TrainRunLayout, run_layout
 from raytrain.results import _files
-from raytrain.results._records import Run
+from raytrain.results._records import Run, TrialRecord, summarise_history
 from raytrain.results._table import read_table
+from raytrain.results.states import RUNNING, TERMINATED
 from raytrain.space.asha import rung_epochs
 from raytrain.space.catalogue import SCHEDULERS
 
-SPACE_YAML = "space.yaml"
 
-
-def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and any(
-        (path / name).exists() for name in (_files.TRIALS_CSV, SPACE_YAML, _files.TRIALS_DIR)
-    )
-
-
-def _load_space(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / SPACE_YAML
+def _load_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
@@ -61,26 +58,36 @@ def space_rungs(space: dict[str, Any]) -> list[int]:
 def load_run(run_dir: Path) -> Run:
     """Read a run directory; InputError (exit 2) when it is not one."""
     run_dir = Path(run_dir)
-    if not is_run_dir(run_dir):
+    layout = run_layout(run_dir)
+    if layout is None:
         raise InputError(
             Problem(
                 "",
-                "not a raytrain run directory (expected trials.csv, space.yaml or trials/ in it)",
+                "not a raytrain run directory (expected trials.csv, space.yaml or trials/ "
+                "of a search, or config.yaml with metrics.csv of a train run, in it)",
                 str(run_dir),
             )
         )
-    space = _load_space(run_dir)
-    meta = _files.read_meta(run_dir)
+    if isinstance(layout, TrainRunLayout):
+        return _load_train_run(layout)
+    return _load_search_run(layout)
+
+
+def _load_search_run(layout: SearchRunLayout) -> Run:
+    run_dir = layout.root
+    space = _load_yaml(layout.space)
+    meta = _files.read_meta(layout)
     metric = meta.get("metric") or space.get("metric")
     mode = meta.get("mode") or space.get("mode") or "min"
     if not metric:
         raise InputError(
             Problem("metric", "the run names no metric (space.yaml has no `metric:`)", str(run_dir))
         )
-    records, table_params = read_table(run_dir / _files.TRIALS_CSV)
+    records, table_params = read_table(layout.trials_csv)
     for record in records:
-        record.trial_dir = run_dir / _files.TRIALS_DIR / _files.safe_dirname(record.trial_id)
-        params = _files.read_params(record.trial_dir)
+        trial = layout.trial(record.trial_id)
+        record.trial_dir = trial.root
+        params = _files.read_params(trial)
         if params is not None:
             record.params = params  # typed values; the table only has text
     space_params = space.get("parameters") or {}
@@ -96,4 +103,41 @@ def load_run(run_dir: Path) -> Run:
         trials=records,
         param_paths=param_paths,
         rungs=rungs,
+    )
+
+
+def _time(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def _load_train_run(layout: TrainRunLayout) -> Run:
+    """One trial named after the run dir; metric and mode from config.yaml's checkpoint
+    section (what "best" means for that run's best.ckpt)."""
+    config = _load_yaml(layout.config)
+    checkpoint = config.get("checkpoint") or {}
+    metric = str(checkpoint.get("metric") or "val_loss")
+    mode = str(checkpoint.get("mode") or "min")
+    state = _files.read_state(layout)
+    checkpoints = [p for p in (layout.best_ckpt, layout.last_ckpt) if p.is_file()]
+    # run dirs written before state.json existed: checkpoints are placed when a run ends
+    recorded = state.get("state") or (TERMINATED if checkpoints else RUNNING)
+    record = TrialRecord(trial_id=layout.root.name, state=str(recorded))
+    record.trial_dir = layout.root
+    rows, _header = _files.read_metrics(layout)
+    summarise_history(record, rows, metric, mode)
+    record.started_at = _time(state.get("started_at"))
+    record.updated_at = _time(state.get("updated_at"))
+    record.error = state.get("error") or None
+    record.checkpoint = str(checkpoints[0]) if checkpoints else None
+    return Run(
+        path=layout.root,
+        name=layout.root.name,
+        metric=metric,
+        mode=mode,
+        space={},
+        trials=[record],
+        kind=TRAIN,
     )

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from raytrain.layout import SEARCH, TRAIN, EpochFiles, RunLayout, SearchRunLayout, TrainRunLayout
 from raytrain.results.states import FINISHED_STATES, PENDING, TRIAL_STATES
 
 
@@ -61,7 +62,22 @@ class TrialRecord:
         """Per-epoch rows of metrics.csv (`epoch` is an int; empty cells are left out)."""
         if self.trial_dir is None:
             return []
-        return read_metrics_csv(self.trial_dir / "metrics.csv")
+        return read_metrics_csv(EpochFiles(self.trial_dir).metrics_csv)
+
+
+def summarise_history(
+    record: TrialRecord, rows: Sequence[dict[str, float]], metric: str, mode: str
+) -> None:
+    """Set a record's epochs, last value and best value/epoch from its metrics.csv rows."""
+    record.epochs = int(rows[-1]["epoch"]) if rows else 0
+    record.value = rows[-1].get(metric) if rows else None
+    record.best_value, record.best_epoch = None, None
+    for row in rows:
+        v = row.get(metric)
+        if v is None or not math.isfinite(v):
+            continue
+        if record.best_value is None or better(v, record.best_value, mode):
+            record.best_value, record.best_epoch = v, int(row["epoch"])
 
 
 def read_metrics_csv(path: Path) -> list[dict[str, float]]:
@@ -93,7 +109,9 @@ def best_of(trials: Sequence[TrialRecord], mode: str, k: int = 1) -> list[TrialR
 
 @dataclass
 class Run:
-    """A run directory read from disk (live, finished, or copied from a cluster)."""
+    """A run directory read from disk (live, finished, or copied from a cluster).
+
+    A `train` run (kind TRAIN) reads as a search of one trial with no parameters."""
 
     path: Path
     name: str
@@ -103,6 +121,7 @@ class Run:
     trials: list[TrialRecord]
     param_paths: list[str] = field(default_factory=list)
     rungs: list[int] = field(default_factory=list)
+    kind: str = SEARCH
 
     def best(self, k: int = 1) -> list[TrialRecord]:
         """The k trials with the best finite `best_value`, best first."""
@@ -118,13 +137,26 @@ class Run:
     @property
     def finished(self) -> bool:
         """All known trials are finished and the tuner has written its end-of-run file
-        (best.yaml), or the space's sample budget is used up."""
+        (best.yaml), or the space's sample budget is used up; a train run: its one trial
+        is finished."""
         if any(not t.finished for t in self.trials):
             return False
-        if (self.path / "best.yaml").is_file():
+        layout = self.layout
+        if isinstance(layout, TrainRunLayout):
+            return bool(self.trials)
+        if layout.best_yaml.is_file():
             return True
         budget = (self.space.get("search") or {}).get("num_samples")
         return bool(self.trials) and isinstance(budget, int) and len(self.trials) >= budget
+
+    @property
+    def layout(self) -> RunLayout:
+        return TrainRunLayout(self.path) if self.kind == TRAIN else SearchRunLayout(self.path)
+
+    def files_of(self, trial_id: str) -> EpochFiles:
+        """Where a trial's per-epoch files and error are (a train run: its own folder)."""
+        layout = self.layout
+        return layout if isinstance(layout, TrainRunLayout) else layout.trial(trial_id)
 
     @property
     def updated_at(self) -> datetime | None:

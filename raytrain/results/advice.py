@@ -49,7 +49,7 @@ def failures(f: Facts) -> list[str]:
     if not failed:
         return []
     common, count = Counter(t.error or "unknown error" for t in failed).most_common(1)[0]
-    where = f"see {f.run.path / 'trials' / failed[0].trial_id / 'error.txt'}"
+    where = f"see {f.run.files_of(failed[0].trial_id).error_txt}"
     if len(failed) == len(finished):
         return [
             f"All {len(failed)} finished trials failed; fix that first. Most common error "

@@ -21,8 +21,6 @@ from raytrain.results.states import state_cell
 from raytrain.results.tables import Column, FittedTable
 from raytrain.results.view import param_columns, params_caption
 
-PLOTS_DIR = "plots"
-
 
 @dataclass
 class Analysis:
@@ -41,7 +39,7 @@ def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
     if plots:
         from raytrain.results.plots import write_all
 
-        written = write_all(run, params, importance, run.path / PLOTS_DIR)
+        written = write_all(run, params, importance, run.layout.plots_dir)
     return Analysis(run, run.best(top_k), importance, advice, written)
 
 

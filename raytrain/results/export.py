@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from raytrain.errors import InputError, Problem
+from raytrain.layout import SearchRunLayout
 from raytrain.results.format import fmt_params, fmt_value
 from raytrain.results.states import state_label
 
@@ -115,8 +116,9 @@ def export_best(run_dir: Path, out: Path | None = None, *, top_k: int = 1) -> li
                 file=str(run_dir),
             )
         )
-    space = load_space(run_dir / "space.yaml")
-    out = Path(out) if out is not None else run_dir / "best.yaml"
+    layout = SearchRunLayout(run_dir)
+    space = load_space(layout.space)
+    out = Path(out) if out is not None else layout.best_yaml
     paths = []
     for rank, record in enumerate(best, start=1):
         path = out if top_k == 1 else out.with_name(f"{out.stem}-{rank}{out.suffix}")

@@ -19,8 +19,6 @@ from typing import IO
 from raytrain.errors import RunError
 from raytrain.signals import sigterm_as_sigint
 
-JOURNAL = "optuna.journal"
-
 
 @dataclass
 class Server:

@@ -10,8 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
+from raytrain.config.parse import train_config_to_dict
 from raytrain.config.schema import TrainConfig
-from raytrain.trial.run_dir import RAY_SUBDIR, RunDirWriter, export_checkpoints, pick_best
+from raytrain.layout import TrainRunLayout
+from raytrain.results import TERMINATED, TrainRunWriter
+from raytrain.trial.checkpoint_export import export_checkpoints, pick_best
 
 if TYPE_CHECKING:
     from raytrain.trial.progress import EpochReport
@@ -32,7 +37,8 @@ def train(
     *,
     on_epoch: Callable[[EpochReport], None] = lambda report: None,
 ) -> TrainOutcome:
-    """Fit `cfg` on the connected Ray, writing `run_dir` as reports arrive.
+    """Fit `cfg` on the connected Ray, writing `run_dir` as reports arrive (with the
+    writer of search trials, so `raytrain status`/`analyze` read it as one trial).
 
     Raises `raytrain.errors.RunError` with a readable message when training fails.
     """
@@ -43,37 +49,40 @@ def train(
     from raytrain.trial.progress import ProgressRelay
     from raytrain.trial.trainer import build_torch_trainer
 
-    writer = RunDirWriter(run_dir, tensorboard=cfg.logging.tensorboard)
-    writer.write_config(cfg)
+    layout = TrainRunLayout(run_dir)
+    history: list[dict[str, Any]] = []
     relay = ProgressRelay()
+    with TrainRunWriter(layout, tensorboard=cfg.logging.tensorboard) as writer:
+        layout.config.write_text(yaml.safe_dump(train_config_to_dict(cfg), sort_keys=False))
 
-    def handle(report: EpochReport) -> None:
-        writer.add_epoch(report.metrics)
-        on_epoch(report)
+        def handle(report: EpochReport) -> None:
+            history.append(dict(report.metrics))
+            writer.epoch(report.metrics)
+            on_epoch(report)
 
-    run_config = ray.train.RunConfig(
-        name=RAY_SUBDIR,
-        storage_path=str(run_dir.resolve()),
-        callbacks=[relay.callback],  # type: ignore[list-item]
-    )
-    trainer = build_torch_trainer(cfg, run_config=run_config)
-    relay.start(handle)
-    try:
-        result = trainer.fit()
-    except TrainingFailedError as exc:
-        raise explain_failure(exc) from None
-    finally:
-        relay.stop()
-        writer.close()
-    checkpoints = export_checkpoints(result, cfg, run_dir)
+        run_config = ray.train.RunConfig(
+            name=layout.RAY_DIRNAME,
+            storage_path=str(run_dir.resolve()),
+            callbacks=[relay.callback],  # type: ignore[list-item]
+        )
+        trainer = build_torch_trainer(cfg, run_config=run_config)
+        relay.start(handle)
+        try:
+            result = trainer.fit()
+        except TrainingFailedError as exc:
+            raise explain_failure(exc) from None  # the writer records it as ERROR
+        finally:
+            relay.stop()
+        checkpoints = export_checkpoints(result, cfg, layout)
+        writer.finished(TERMINATED)
     best = pick_best(
         list(result.best_checkpoints or []), cfg.checkpoint.metric, cfg.checkpoint.mode
     )
-    final = writer.rows[-1] if writer.rows else dict(result.metrics or {})
+    final = history[-1] if history else dict(result.metrics or {})
     return TrainOutcome(
         run_dir=run_dir,
         final_metrics=final,
         best_metrics=best[1] if best else None,
         checkpoints=checkpoints,
-        history=list(writer.rows),
+        history=history,
     )

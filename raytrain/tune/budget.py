@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from ray.tune.search import Searcher, SearchGenerator
 
-from raytrain.tune.rundir import SPACE_FILE  # the one name for the resolved space
+from raytrain.layout import SearchRunLayout
 
 
 class StartupBarrier(Searcher):
@@ -73,7 +73,7 @@ class StartupBarrier(Searcher):
 
 def read_budget(run_dir: Path) -> int | None:
     """`search.num_samples` from the run's resolved space file, if there is one."""
-    path = Path(run_dir) / SPACE_FILE
+    path = SearchRunLayout(Path(run_dir)).space
     if not path.exists():
         return None
     data = yaml.safe_load(path.read_text()) or {}

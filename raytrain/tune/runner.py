@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from raytrain.errors import InputError, RunError
+from raytrain.layout import SearchRunLayout
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
-from raytrain.tune.trainable import TRIALS_DIR
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,14 @@ def run_tune(
     space: Space, options: TuneOptions, echo: Callable[[str], None] = print
 ) -> TuneOutcome:
     from raytrain.space import dump_space
-    from raytrain.tune.rundir import check_new_run, check_resume, run_dir_for
 
-    run_dir = run_dir_for(options.storage, options.name or space.name)
+    layout = SearchRunLayout.at(options.storage, options.name or space.name)
+    run_dir = layout.root
     dump = dump_space(space)
     if options.resume:
-        check_resume(run_dir, dump)
+        layout.check_resume(dump)
     elif not options.dry_run:
-        check_new_run(run_dir)
+        layout.check_new()
     budget = budget_of(space)
     with contextlib.ExitStack() as stack:
         dashboard = _connect(space, options, stack)
@@ -100,7 +100,6 @@ def _run_on_ray(
 
     from raytrain.space import asha_rungs, render_plan
     from raytrain.tune.resources import nodes_from_ray, plan_resources
-    from raytrain.tune.rundir import write_space
 
     plan, problems = plan_resources(
         space.resources,
@@ -116,7 +115,7 @@ def _run_on_ray(
         echo("dry run: no trials started.")
         return TuneOutcome(run_dir=run_dir, complete=False, trials=0, best_file=None)
 
-    write_space(run_dir, dump)
+    SearchRunLayout(run_dir).write_space(dump)
     echo(f"run directory: {run_dir}")
     # Save Tune's experiment state every couple of seconds (default: adaptive, often
     # tens of seconds), so a killed driver loses at most that much bookkeeping.
@@ -179,7 +178,8 @@ def _build_or_restore(
     from raytrain.tune.trainable import NonFiniteStopper, make_trainable
 
     trainable = make_trainable(space, run_dir)
-    tune_dir = str(run_dir / TRIALS_DIR)
+    layout = SearchRunLayout(run_dir)
+    tune_dir = str(layout.trials_dir)
     if options.resume and tune.Tuner.can_restore(tune_dir):
         return tune.Tuner.restore(
             tune_dir,
@@ -217,7 +217,7 @@ def _build_or_restore(
             reuse_actors=False,
         ),
         run_config=tune.RunConfig(
-            name=TRIALS_DIR,
+            name=layout.TRIALS_DIRNAME,
             storage_path=str(run_dir),
             failure_config=tune.FailureConfig(max_failures=space.failure.max_failures),
             stop=NonFiniteStopper(space.metric),
@@ -239,7 +239,7 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
     echo(render_top(run, k=5))
     best_file: Path | None = None
     if run.best(1):
-        best_file = export_best(run_dir, run_dir / "best.yaml", top_k=1)[0]
+        best_file = export_best(run_dir, SearchRunLayout(run_dir).best_yaml, top_k=1)[0]
         echo(f"best config: {best_file}")
         echo(f"final run:   raytrain train {best_file}")
     if not complete:

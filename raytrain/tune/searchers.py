@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raytrain.layout import SearchRunLayout
 from raytrain.space import define_by_run, grid_values
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
@@ -22,8 +23,6 @@ from raytrain.space.types import Space
 if TYPE_CHECKING:
     import optuna
     from ray.tune.search import Searcher
-
-JOURNAL_FILE = "optuna.journal"
 
 
 def default_startup_trials(num_samples: int) -> int:
@@ -54,7 +53,7 @@ def journal_storage(run_dir: Path) -> optuna.storages.BaseStorage:
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
-    backend = JournalFileBackend(str(run_dir / JOURNAL_FILE))
+    backend = JournalFileBackend(str(SearchRunLayout(run_dir).journal))
     return optuna.storages.JournalStorage(backend)
 
 

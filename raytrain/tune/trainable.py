@@ -13,16 +13,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from raytrain.layout import SearchRunLayout
 from raytrain.space import Space, trial_train_config
 from raytrain.tune.resources import TRIAL_BUNDLE
-
-TRIALS_DIR = "trials"  # Tune experiment dir inside the run dir; one folder per trial
 
 
 def make_trainable(space: Space, run_dir: Path) -> Callable[..., Any]:
     from ray import tune
 
-    trials_dir = str(Path(run_dir).resolve() / TRIALS_DIR)
+    trials_dir = str(SearchRunLayout(Path(run_dir).resolve()).trials_dir)
 
     def raytrain_trial(params: dict[str, Any]) -> None:
         import ray.train

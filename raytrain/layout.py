@@ -1,0 +1,276 @@
+"""Where everything of a run lives: the one owner of every run-directory file name.
+
+Two kinds of run directory, each answered by one frozen layout object (after submitit's
+`JobPaths`: ask it "where is X", never join a file name yourself):
+
+`raytrain tune` -> `SearchRunLayout`      `raytrain train` -> `TrainRunLayout`
+  space.yaml         resolved space         config.yaml       resolved train config
+  optuna.journal     the Optuna study       state.json        RUNNING | TERMINATED | ERROR
+  trials.csv         one row per trial      metrics.csv       one row per epoch
+  best.yaml          exported best config   events.out.tfevents.*  TensorBoard scalars
+  plots/             `raytrain analyze`     plots/            `raytrain analyze`
+  trials/            Tune's experiment dir  error.txt         full error of a failed run
+    _meta.json       metric, mode, params   best.ckpt, best-<metric>.ckpt, last.ckpt
+    <trial_id>/      one `TrialLayout`      ray/              Ray Train's own folder
+  ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch and slurm-<job id>.out, outside the
+                     run dir, which the tuner must create itself
+
+A trial folder and a train run hold the same per-epoch files (`EpochFiles`), so the same
+writer and reader serve both. Pure paths and small checks; no ray/torch/optuna import.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from raytrain.errors import InputError, Problem
+
+SEARCH, TRAIN = "search", "train"
+RESUMABLE_KEYS = {("search", "num_samples")}
+
+
+def safe_dirname(trial_id: str) -> str:
+    """Trial ids from Tune are already safe; anything else is made so (no path tricks)."""
+    name = re.sub(r"[^A-Za-z0-9_.=-]", "_", trial_id).lstrip(".")
+    return name or "_"
+
+
+@dataclass(frozen=True)
+class EpochFiles:
+    """The per-epoch files of one training: a search trial's folder or a train run dir."""
+
+    root: Path
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def error_txt(self) -> Path:
+        return self.root / "error.txt"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        """Where the TensorBoard event files go (the folder is one TensorBoard run)."""
+        return self.root
+
+
+@dataclass(frozen=True)
+class TrialLayout(EpochFiles):
+    """`<run>/trials/<trial_id>/`: our records of one trial beside Ray Train's folders."""
+
+    @property
+    def params_json(self) -> Path:
+        return self.root / "params.json"
+
+    @property
+    def checkpoints_csv(self) -> Path:
+        return self.root / "checkpoints.csv"
+
+
+@dataclass(frozen=True)
+class SlurmJobLayout:
+    """The folder of a `raytrain slurm` job: its batch script and SLURM's log."""
+
+    root: Path
+
+    @property
+    def script(self) -> Path:
+        return self.root / "job.sbatch"
+
+    def log(self, job_id: str) -> Path:
+        """SLURM's output file of job `job_id` (`%j`: the pattern sbatch fills in)."""
+        return self.root / f"slurm-{job_id}.out"
+
+
+@dataclass(frozen=True)
+class SearchRunLayout:
+    """`<storage>/<name>/` of `raytrain tune` (see the module doc)."""
+
+    root: Path
+    kind = SEARCH
+    TRIALS_DIRNAME = "trials"  # also Tune's experiment name (RunConfig.name)
+
+    @classmethod
+    def at(cls, storage: Path, name: str) -> SearchRunLayout:
+        """The run `name` under `storage`, as an absolute path (Tune wants one)."""
+        return cls((Path(storage) / name).resolve())
+
+    @property
+    def space(self) -> Path:
+        return self.root / "space.yaml"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "optuna.journal"
+
+    @property
+    def trials_csv(self) -> Path:
+        return self.root / "trials.csv"
+
+    @property
+    def best_yaml(self) -> Path:
+        return self.root / "best.yaml"
+
+    @property
+    def trials_dir(self) -> Path:
+        return self.root / self.TRIALS_DIRNAME
+
+    @property
+    def meta_json(self) -> Path:
+        return self.trials_dir / "_meta.json"
+
+    @property
+    def discarded_dir(self) -> Path:
+        """Folders of trials a resumed run no longer knows (moved aside, not deleted)."""
+        return self.trials_dir / "_discarded"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / "plots"
+
+    @property
+    def slurm_job(self) -> SlurmJobLayout:
+        return SlurmJobLayout(self.root.parent / "_slurm" / self.root.name)
+
+    def trial(self, trial_id: str) -> TrialLayout:
+        return TrialLayout(self.trials_dir / safe_dirname(trial_id))
+
+    def markers(self) -> tuple[Path, ...]:
+        """Any one of these makes a search run: space.yaml is written before the first
+        trial, trials.csv and trials/ once the tuner runs (or in a partial copy)."""
+        return (self.space, self.trials_csv, self.trials_dir)
+
+    # ---------------------------------------------------------- new vs resume
+    def check_new(self) -> None:
+        """A new run never overwrites an existing directory."""
+        if self.root.exists() and any(self.root.iterdir()):
+            raise InputError(
+                Problem(
+                    "name",
+                    f"run directory {self.root} already exists. Continue it with --resume, "
+                    "or pick another --name / --storage (nothing was overwritten).",
+                )
+            )
+
+    def check_resume(self, space_dump: dict[str, Any]) -> dict[str, Any]:
+        """The stored space dump; raise if the run is missing or its space changed (the
+        Optuna study and Tune's state are tied to it; only the budget may change)."""
+        if not self.space.is_file():
+            raise InputError(
+                Problem("--resume", f"no run to resume at {self.root} (no {self.space.name} there)")
+            )
+        old = yaml.safe_load(self.space.read_text()) or {}
+        conflicts = resume_conflicts(old, space_dump)
+        if conflicts:
+            raise InputError(
+                [
+                    Problem(
+                        key,
+                        "differs from the run being resumed; only search.num_samples may "
+                        "change on --resume (start a new run with --name for a different space)",
+                        file=str(self.space),
+                    )
+                    for key in conflicts[:20]
+                ]
+            )
+        return old
+
+    def write_space(self, space_dump: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{self.space.name}.tmp"
+        tmp.write_text(yaml.safe_dump(space_dump, sort_keys=False))
+        tmp.replace(self.space)
+
+
+@dataclass(frozen=True)
+class TrainRunLayout(EpochFiles):
+    """`<storage>/<name>/` of `raytrain train` (see the module doc)."""
+
+    kind = TRAIN
+    RAY_DIRNAME = "ray"  # Ray Train's run name (RunConfig.name) under the run dir
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def state_json(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def ray_dir(self) -> Path:
+        return self.root / self.RAY_DIRNAME
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / "plots"
+
+    @property
+    def best_ckpt(self) -> Path:
+        return self.root / "best.ckpt"
+
+    @property
+    def last_ckpt(self) -> Path:
+        return self.root / "last.ckpt"
+
+    def best_ckpt_for(self, metric: str) -> Path:
+        """The extra best checkpoint of `checkpoint.extra_metrics[metric]`."""
+        return self.root / f"best-{metric.replace('/', '_')}.ckpt"
+
+    def markers(self) -> tuple[Path, ...]:
+        """config.yaml alone could be any project folder: with it, one of these."""
+        return (self.state_json, self.metrics_csv, self.ray_dir)
+
+    def check_new(self) -> None:
+        if self.root.exists() and any(self.root.iterdir()):
+            raise InputError(
+                Problem("--name", f"run dir {self.root} exists already; pick another name")
+            )
+
+
+RunLayout = SearchRunLayout | TrainRunLayout
+
+
+def run_layout(path: Path) -> RunLayout | None:
+    """The layout of the run at `path` (search runs first), or None when it is none.
+
+    The one rule of "is this a run directory", for status, analyze, export, dashboard
+    and `tune --resume` alike. A search run whose driver died before trials.csv existed
+    (only space.yaml) or a copy of only its trials/ still counts.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    search = SearchRunLayout(path)
+    if any(p.exists() for p in search.markers()):
+        return search
+    train = TrainRunLayout(path)
+    if train.config.is_file() and any(p.exists() for p in train.markers()):
+        return train
+    return None
+
+
+def is_run_dir(path: Path) -> bool:
+    return run_layout(path) is not None
+
+
+def _flatten(d: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    if isinstance(d, dict):
+        out: dict[tuple[str, ...], Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, (*prefix, str(k))))
+        return out
+    return {prefix: d}
+
+
+def resume_conflicts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Dotted keys whose values differ between two dumped spaces, except the budget."""
+    a, b = _flatten(old), _flatten(new)
+    keys = sorted(set(a) | set(b))
+    return [".".join(k) for k in keys if k not in RESUMABLE_KEYS and a.get(k) != b.get(k)]
