@@ -19,12 +19,13 @@ from raytrain.config.schema import (
 )
 from raytrain.errors import RunError
 from raytrain.models import MLPClassifier
+from raytrain.optim import Optimization, configure_optimizers
 from raytrain.trial.checkpointing import CheckpointPolicy
 from raytrain.trial.components import build_datamodule, build_model, import_target
 from raytrain.trial.errors import MetricNotLoggedError, TrialError
 from raytrain.trial.failures import explain_failure
 from raytrain.trial.loop import prepare, required_metrics
-from raytrain.trial.optimizers import Optimization, attach_optimization, configure_optimizers
+from raytrain.trial.optimizers import attach_optimization
 from raytrain.trial.report import scalar_metrics
 
 
