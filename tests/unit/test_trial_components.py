@@ -223,7 +223,7 @@ def test_user_code_runtime_env_local_and_remote(tmp_path, monkeypatch) -> None: 
     from pathlib import Path
 
     import raytrain
-    from raytrain.trial.user_code import POLL_ENV, user_code_runtime_env
+    from raytrain.runtime_env import POLL_ENV, user_code_runtime_env
 
     (tmp_path / "mypkg_rt").mkdir()
     (tmp_path / "mypkg_rt" / "__init__.py").write_text("")
