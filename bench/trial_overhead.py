@@ -36,7 +36,7 @@ from raytrain.config.schema import (
     TrainConfig,
     TrainerConfig,
 )
-from raytrain.trial.user_code import POLL_ENV, REPORT_POLL_S
+from raytrain.runtime_env import POLL_ENV, REPORT_POLL_S
 
 
 @dataclass

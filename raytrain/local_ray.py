@@ -12,6 +12,14 @@ is kept in memory and in the environment of the processes we start, never on dis
 
 Stop what you started: `stop()` sends SIGTERM to our `ray start --block` process only
 (never `ray stop`, which would kill every Ray instance on the host).
+
+The import rule: Ray's core (C++, loaded with `import ray`) reads `RAY_AUTH_MODE` and
+`RAY_AUTH_TOKEN` once, so `ray` must not be imported in this process before `local_ray`
+has exported them; a process that did cannot talk to its own head. So the CLI imports
+only Ray-free modules until it has entered `connected_ray`, and imports `raytrain.tune` /
+`raytrain.trial` (which import Ray at their top) inside it. `local_ray` checks the rule
+and raises `RayImportedTooEarly` when it is broken (tests/unit/test_ray_import_rule.py).
+This module itself imports Ray only inside `connected_ray`, after the head is set up.
 """
 
 from __future__ import annotations
@@ -49,6 +57,22 @@ LOCAL_TRAIN_DEFAULTS = {
 
 class HeadStartError(RuntimeError):
     """The private head exited or never reported ready (retried once by `local_ray`)."""
+
+
+class RayImportedTooEarly(RuntimeError):
+    """Something imported `ray` before the private head was set up (see the module doc)."""
+
+
+def check_ray_not_imported() -> None:
+    """Raise `RayImportedTooEarly` if `ray` is already loaded in this process (see above)."""
+    if "ray" in sys.modules:
+        raise RayImportedTooEarly(
+            "`ray` was imported before raytrain set up its private local Ray; Ray reads "
+            "RAY_AUTH_MODE/RAY_AUTH_TOKEN once, when it loads, so this process could not "
+            "join its own cluster. In raytrain this is a bug: import raytrain.tune / "
+            "raytrain.trial only inside connected_ray(). In your own `_target_` module: "
+            "import ray inside the function that needs it, or pass --address."
+        )
 
 
 # Ray's default ports (GCS, dashboard, client server, dashboard agent): a port the OS hands
@@ -207,6 +231,7 @@ def local_ray(num_cpus: int | None = None, num_gpus: int | None = None) -> Itera
 
     Call it before `ray` is imported in this process: Ray reads the auth mode once.
     """
+    check_ray_not_imported()
     try:
         local = start_local_ray(num_cpus, num_gpus)
     except HeadStartError:
@@ -218,9 +243,8 @@ def local_ray(num_cpus: int | None = None, num_gpus: int | None = None) -> Itera
         yield local
     finally:
         try:
-            import ray
-
-            if ray.is_initialized():
+            ray = sys.modules.get("ray")  # never imported: nothing to shut down
+            if ray is not None and ray.is_initialized():
                 ray.shutdown()
         finally:
             local.stopping = True
@@ -250,13 +274,14 @@ def connected_ray(
     address: str | None, runtime_env: dict[str, object], *, verbose: bool = False
 ) -> Iterator[str | None]:
     """Join `address`, or start a private local Ray head (stopped on exit); yields the
-    dashboard URL. Enter it before `ray` is imported in this process (see above)."""
+    dashboard URL. Enter it before `ray` is imported in this process (see above); with an
+    `address` the auth settings are the user's own environment, read whenever Ray loads."""
     with ExitStack() as stack:
         dashboard = None
         if address is None:
             local = stack.enter_context(local_ray())
             address, dashboard = local.address, local.dashboard_url
-        import ray
+        import ray  # only now: the private head's auth is in the environment
 
         context = ray.init(
             address=address,

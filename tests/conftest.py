@@ -21,7 +21,7 @@ def ray_session() -> Iterator[None]:
     import ray
 
     from raytrain.local_ray import LOCAL_TRAIN_DEFAULTS
-    from raytrain.trial.user_code import POLL_ENV, REPORT_POLL_S
+    from raytrain.runtime_env import POLL_ENV, REPORT_POLL_S
 
     # As in raytrain's own runs: Train V2 extras off, reports polled every 0.2 s.
     defaults = {**LOCAL_TRAIN_DEFAULTS, POLL_ENV: REPORT_POLL_S}

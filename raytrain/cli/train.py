@@ -69,17 +69,16 @@ def _print_provenance(provenance: dict[str, Any], history: list[dict[str, Any]])
 
 
 def run(args: argparse.Namespace) -> int:
+    # Ray-free until the session is entered (the import rule in raytrain/local_ray.py).
     from raytrain.config.loading import load_train_config_with_provenance
+    from raytrain.local_ray import connected_ray
+    from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
     from raytrain.trial.checkpointing import default_metric_note
-    from raytrain.trial.user_code import put_cwd_on_path, user_code_runtime_env
 
     cwd = Path.cwd()
     put_cwd_on_path(cwd)
     cfg, provenance = load_train_config_with_provenance(args.config, args.overrides)
     run_dir = _run_dir(args)
-
-    from raytrain.local_ray import connected_ray
-    from raytrain.trial.driver import train
 
     started = time.monotonic()
     total = cfg.trainer.max_epochs
@@ -101,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
     runtime_env = user_code_runtime_env(cfg, cwd, remote=args.address is not None)
-    # local_ray (inside connected_ray) must come before ray is imported in this process.
     with connected_ray(args.address, runtime_env) as dashboard:
+        from raytrain.trial.driver import train  # imports Ray: only now
+
         where = f"Ray at {args.address}" if args.address else "a private local Ray"
         print(f"raytrain train: {args.config} on {where}, {cfg.resources.workers} worker(s)")
         if dashboard:

@@ -44,17 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Ray-free until the session is entered (the import rule in raytrain/local_ray.py).
+    from raytrain.errors import InputError
     from raytrain.layout import SearchRunLayout
-    from raytrain.space import load_space_with_notes
-    from raytrain.tune.runner import TuneOptions, run_tune
+    from raytrain.local_ray import connected_ray
+    from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
+    from raytrain.signals import sigterm_as_sigint
+    from raytrain.space import dump_space, load_space_with_notes, trial_config
 
     target = Path(args.space)
     storage, name = args.storage, args.name
     if target.is_dir():
         run = SearchRunLayout(target)
         if not run.space.is_file():  # a search run to go on from needs its space file
-            from raytrain.errors import InputError
-
             raise InputError(
                 f"{target} is a directory but not a raytrain search run (no {run.space.name})"
             )
@@ -64,16 +66,27 @@ def run(args: argparse.Namespace) -> int:
     space, notes = load_space_with_notes(target, args.overrides, args.config)
     for note in notes:
         print(f"note: {note}")
-    options = TuneOptions(
-        storage=storage or Path("runs"),
-        name=name,
-        address=args.address,
-        resume=args.resume,
-        dry_run=args.dry_run,
-        verbose=args.verbose,
-        live=False if args.no_live else None,
-    )
-    outcome = run_tune(space, options)
-    if options.dry_run:
+    layout = SearchRunLayout.at(storage or Path("runs"), name or space.name)
+    if args.resume:
+        layout.check_resume(dump_space(space))
+    elif not args.dry_run:
+        layout.check_new()
+    cwd = Path.cwd()
+    put_cwd_on_path(cwd)  # so that the space's `_target_` code imports here and on workers
+    env = user_code_runtime_env(trial_config(space, {}), cwd, remote=args.address is not None)
+    # sigterm_as_sigint after ray.init (in connected_ray), which sets its own handler.
+    with connected_ray(args.address, env, verbose=args.verbose) as dashboard, sigterm_as_sigint():
+        from raytrain.tune.runner import TuneOptions, run_tune  # imports Ray: only now
+
+        if dashboard:
+            print(f"Ray dashboard: {dashboard}")
+        options = TuneOptions(
+            resume=args.resume,
+            dry_run=args.dry_run,
+            verbose=args.verbose,
+            live=False if args.no_live else None,
+        )
+        outcome = run_tune(space, layout.root, options)
+    if args.dry_run:
         return 0
     return 0 if outcome.complete else 130

@@ -1,39 +1,30 @@
 """The one registry of built-in names: models, data modules, optimizers, lr schedulers.
 
-Entries are declared here without importing torch or lightning: each names its
-implementation lazily ("module:attribute") and lists the keyword arguments it accepts with
-their defaults, so `raytrain validate` can check parameter paths in well under a second.
+Entries are declared (in `raytrain/config/builtins.py`) without importing torch or
+lightning: each names its implementation lazily ("module:attribute") and lists the keyword
+arguments it accepts with their defaults, so `raytrain validate` can check parameter paths
+in well under a second.
 `tests/unit/test_registry.py` checks every entry against the real signature so the two can
-never drift apart. Adding a built-in = one `register(...)` line.
+never drift apart. Adding a built-in = one `Entry(...)` in `raytrain/config/builtins.py`.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
+from raytrain.config import builtins
+from raytrain.config.entry import Entry
 
-@dataclass(frozen=True)
-class Entry:
-    name: str
-    target: str  # "package.module:Attribute"
-    params: Mapping[str, Any] = field(default_factory=dict)  # accepted kwargs -> default
-    # Built-in models get the data module's `input_dim` / `num_classes` (etc.) injected.
-    data_injected: tuple[str, ...] = ()
-    description: str = ""
-
-    def load(self) -> Any:
-        module, _, attr = self.target.partition(":")
-        return getattr(importlib.import_module(module), attr)
+__all__ = ["DATA", "LR_SCHEDULERS", "MODELS", "OPTIMIZERS", "Entry", "Registry"]
 
 
 class Registry:
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, entries: Iterable[Entry] = ()) -> None:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
+        for entry in entries:
+            self.register(entry)
 
     def register(self, entry: Entry) -> Entry:
         if entry.name in self._entries:
@@ -57,10 +48,7 @@ class Registry:
         return f"{hint}valid {self.kind} names: {', '.join(self.names())}"
 
 
-MODELS = Registry("model")
-DATA = Registry("data")
-OPTIMIZERS = Registry("optimizer")
-LR_SCHEDULERS = Registry("lr_scheduler")
-
-# Registrations of the built-ins live in raytrain/config/builtins.py (torch-free).
-from raytrain.config import builtins as _builtins  # noqa: E402,F401
+MODELS = Registry("model", builtins.MODELS)
+DATA = Registry("data", builtins.DATA)
+OPTIMIZERS = Registry("optimizer", builtins.OPTIMIZERS)
+LR_SCHEDULERS = Registry("lr_scheduler", builtins.LR_SCHEDULERS)

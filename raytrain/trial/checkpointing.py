@@ -55,7 +55,8 @@ def ray_checkpoint_config(cfg: CheckpointConfig) -> ray.train.CheckpointConfig:
     """What Ray Train keeps on storage. Ray always keeps the latest checkpoint as well.
 
     Ray ranks by one metric only, so a run with `extra_metrics` keeps every checkpoint and
-    the best per metric is picked afterwards (`raytrain.trial.checkpoint_export.export_checkpoints`).
+    the best per metric is picked afterwards
+    (`raytrain.trial.checkpoint_export.export_checkpoints`).
     """
     import ray.train
 

@@ -14,8 +14,9 @@ import lightning.pytorch as pl
 
 from raytrain.config.registry import DATA, MODELS, Entry, Registry
 from raytrain.config.schema import ComponentConfig, TrainConfig
+from raytrain.optim import Optimization
 from raytrain.trial.errors import TrialError
-from raytrain.trial.optimizers import Optimization, attach_optimization
+from raytrain.trial.optimizers import attach_optimization
 
 
 def import_target(target: str) -> Any:

@@ -1,4 +1,5 @@
-"""Assemble and run (or resume) a Ray Tune experiment for a validated space.
+"""Assemble and run (or resume) a Ray Tune experiment for a validated space, on the Ray
+session the caller has entered (`raytrain.local_ray.connected_ray`; `raytrain.cli.tune`).
 
 Everything of a run lives in `<storage>/<name>/`: `space.yaml`, `optuna.journal`,
 `trials.csv`, and `trials/`, which is Tune's experiment directory (its state files) with one
@@ -8,7 +9,6 @@ folder per trial holding our records of that trial and its Ray Train checkpoints
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,9 +23,6 @@ from raytrain.space.types import Space
 
 @dataclass(frozen=True)
 class TuneOptions:
-    storage: Path = Path("runs")
-    name: str | None = None
-    address: str | None = None
     resume: bool = False
     dry_run: bool = False
     verbose: bool = False
@@ -69,38 +66,15 @@ def _fail_orphaned_optuna_trials(space: Space, run_dir: Path) -> int:
 
 
 def run_tune(
-    space: Space, options: TuneOptions, echo: Callable[[str], None] = print
+    space: Space, run_dir: Path, options: TuneOptions, echo: Callable[[str], None] = print
 ) -> TuneOutcome:
-    from raytrain.space import dump_space
-
-    layout = SearchRunLayout.at(options.storage, options.name or space.name)
-    run_dir = layout.root
-    dump = dump_space(space)
-    if options.resume:
-        layout.check_resume(dump)
-    elif not options.dry_run:
-        layout.check_new()
-    budget = budget_of(space)
-    with contextlib.ExitStack() as stack:
-        dashboard = _connect(space, options, stack)
-        if dashboard:
-            echo(f"Ray dashboard: {dashboard}")
-        return _run_on_ray(space, options, run_dir, dump, budget, echo)
-
-
-def _run_on_ray(
-    space: Space,
-    options: TuneOptions,
-    run_dir: Path,
-    dump: dict[str, Any],
-    budget: int,
-    echo: Callable[[str], None],
-) -> TuneOutcome:
+    """Run (or resume) the search into `run_dir` (checked by `SearchRunLayout` first)."""
     import ray
 
-    from raytrain.space import asha_rungs, render_plan
+    from raytrain.space import asha_rungs, dump_space, render_plan
     from raytrain.tune.resources import nodes_from_ray, plan_resources
 
+    budget = budget_of(space)
     plan, problems = plan_resources(
         space.resources,
         nodes_from_ray(ray.nodes()),
@@ -115,7 +89,7 @@ def _run_on_ray(
         echo("dry run: no trials started.")
         return TuneOutcome(run_dir=run_dir, complete=False, trials=0, best_file=None)
 
-    SearchRunLayout(run_dir).write_space(dump)
+    SearchRunLayout(run_dir).write_space(dump_space(space))
     echo(f"run directory: {run_dir}")
     # Save Tune's experiment state every couple of seconds (default: adaptive, often
     # tens of seconds), so a killed driver loses at most that much bookkeeping.
@@ -141,22 +115,6 @@ def _run_on_ray(
     except ray.exceptions.RayError as exc:  # pragma: no cover - cluster failures
         raise RunError(f"the search failed: {exc}") from exc
     return _finish(space, run_dir, budget, echo)
-
-
-def _connect(space: Space, options: TuneOptions, stack: contextlib.ExitStack) -> str | None:
-    """Start a private local Ray (stopped when `stack` closes) or join `options.address`,
-    so that the space's `_target_` code imports on every worker."""
-    from raytrain.local_ray import connected_ray
-    from raytrain.signals import sigterm_as_sigint
-    from raytrain.space import trial_config
-    from raytrain.trial.user_code import put_cwd_on_path, user_code_runtime_env
-
-    cwd = Path.cwd()
-    put_cwd_on_path(cwd)
-    env = user_code_runtime_env(trial_config(space, {}), cwd, remote=options.address is not None)
-    url = stack.enter_context(connected_ray(options.address, env, verbose=options.verbose))
-    stack.enter_context(sigterm_as_sigint())  # after ray.init, which sets its own handler
-    return url
 
 
 def _build_or_restore(

@@ -19,12 +19,13 @@ from raytrain.config.schema import (
 )
 from raytrain.errors import RunError
 from raytrain.models import MLPClassifier
+from raytrain.optim import Optimization, configure_optimizers
 from raytrain.trial.checkpointing import CheckpointPolicy
 from raytrain.trial.components import build_datamodule, build_model, import_target
 from raytrain.trial.errors import MetricNotLoggedError, TrialError
 from raytrain.trial.failures import explain_failure
 from raytrain.trial.loop import prepare, required_metrics
-from raytrain.trial.optimizers import Optimization, attach_optimization, configure_optimizers
+from raytrain.trial.optimizers import attach_optimization
 from raytrain.trial.report import scalar_metrics
 
 
@@ -222,7 +223,7 @@ def test_user_code_runtime_env_local_and_remote(tmp_path, monkeypatch) -> None: 
     from pathlib import Path
 
     import raytrain
-    from raytrain.trial.user_code import POLL_ENV, user_code_runtime_env
+    from raytrain.runtime_env import POLL_ENV, user_code_runtime_env
 
     (tmp_path / "mypkg_rt").mkdir()
     (tmp_path / "mypkg_rt" / "__init__.py").write_text("")

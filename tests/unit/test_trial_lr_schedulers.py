@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from raytrain.config.registry import LR_SCHEDULERS
-from raytrain.trial import lr_schedulers as ls
-from raytrain.trial.lr_schedulers import ScheduleContext
+from raytrain.optim import lr_schedulers as ls
+from raytrain.optim.lr_schedulers import ScheduleContext
 
 
 def _opt(lr: float = 0.1) -> torch.optim.Optimizer:
