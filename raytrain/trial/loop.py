@@ -57,10 +57,12 @@ def required_metrics(cfg: TrainConfig, metrics_hint: Sequence[str] = ()) -> list
     """Metrics the run cannot do without: checkpoint metric(s) and the caller's (tune metric).
 
     A checkpoint metric the config left at its default is not one of them (see
-    `raytrain.trial.checkpointing.default_metric_note`).
+    `raytrain.trial.checkpointing.default_metric_note`), unless early stopping watches it:
+    patience on a metric that is never logged would silently never stop anything.
     """
     ckpt = cfg.checkpoint
-    named = [] if ckpt.metric_is_default else [ckpt.metric]
+    optional = ckpt.metric_is_default and cfg.trainer.early_stopping_patience is None
+    named = [] if optional else [ckpt.metric]
     return list(dict.fromkeys([*named, *ckpt.extra_metrics, *metrics_hint]))
 
 

@@ -67,6 +67,14 @@ def test_the_default_metric_is_not_required_and_the_note_says_so() -> None:
     assert note is not None and "keeping the last checkpoint" in note and "'val_loss'" in note
 
 
+def test_early_stopping_makes_the_default_metric_required() -> None:
+    """Patience on the checkpoint metric needs it logged, default or not: otherwise early
+    stopping would silently never fire."""
+    cfg = parse_train_config({"trainer": {"early_stopping_patience": 2}})
+    assert cfg.checkpoint.metric_is_default
+    assert required_metrics(cfg, ["val_acc"]) == ["val_loss", "val_acc"]
+
+
 class LogsOnlyMse(pl.LightningModule):
     """A user module that logs `val_mse`, not `val_loss`."""
 
