@@ -25,6 +25,7 @@ This module itself imports Ray only inside `connected_ray`, after the head is se
 from __future__ import annotations
 
 import _thread
+import ctypes
 import logging
 import os
 import secrets
@@ -132,8 +133,6 @@ def _die_with_parent() -> None:
     """In the child: get SIGTERM when the raytrain process dies, even by SIGKILL, so a
     killed driver never leaves its private Ray head running (Linux; no-op elsewhere)."""
     if sys.platform.startswith("linux"):
-        import ctypes
-
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import raytrain
 from raytrain.config.schema import ComponentConfig, TrainConfig
 
 
@@ -59,7 +60,6 @@ def user_code_runtime_env(cfg: TrainConfig, cwd: Path, *, remote: bool) -> dict[
         inherited = os.environ.get("PYTHONPATH")
         path = os.pathsep.join([str(cwd), inherited] if inherited else [str(cwd)])
         return {"env_vars": {**env_vars, "PYTHONPATH": path}}
-    import raytrain
 
     modules = [str(p) for p in local_sources([cfg.model, cfg.data], cwd)]
     return {"env_vars": env_vars, "py_modules": [*modules, str(Path(raytrain.__file__).parent)]}

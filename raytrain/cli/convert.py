@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from raytrain.errors import InputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sweep", help="a W&B sweep configuration (YAML)")
@@ -24,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from raytrain.config.yaml_io import dump_yaml, load_yaml_file
-    from raytrain.errors import InputError
     from raytrain.space.parse import parse_space
     from raytrain.space.wandb import is_wandb_sweep
     from raytrain.space.wandb_io import read_sweep

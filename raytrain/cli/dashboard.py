@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from raytrain.layout import SearchRunLayout
     from raytrain.results import load_run
     from raytrain.results import servers as srv

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from raytrain.errors import InputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run directory (<storage>/<name>)")
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytrain.errors import InputError
+    # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from raytrain.layout import SearchRunLayout
     from raytrain.results.export import export_best
 

@@ -135,6 +135,7 @@ def check_run_dir(job: SlurmJob, resume: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from raytrain.space import load_space
 
     space = load_space(args.space, args.overrides)

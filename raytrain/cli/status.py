@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from rich.console import Console
     from rich.live import Live
 

@@ -69,11 +69,12 @@ def _print_provenance(provenance: dict[str, Any], history: list[dict[str, Any]])
 
 
 def run(args: argparse.Namespace) -> int:
-    # Ray-free until the session is entered (the import rule in raytrain/local_ray.py).
+    # Imported here (`--help` imports every command module), and Ray-free until the
+    # session is entered (the import rule in raytrain/local_ray.py).
     from raytrain.config.loading import load_train_config_with_provenance
+    from raytrain.config.schema import default_metric_note
     from raytrain.local_ray import connected_ray
     from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
-    from raytrain.trial.checkpointing import default_metric_note
 
     cwd = Path.cwd()
     put_cwd_on_path(cwd)

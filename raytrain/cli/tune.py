@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from raytrain.cli import add_overrides
+from raytrain.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Ray-free until the session is entered (the import rule in raytrain/local_ray.py).
-    from raytrain.errors import InputError
+    # Imported here (`--help` imports every command module), and Ray-free until the
+    # session is entered (the import rule in raytrain/local_ray.py).
     from raytrain.layout import SearchRunLayout
     from raytrain.local_ray import connected_ray
     from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env

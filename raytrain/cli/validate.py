@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from raytrain.space import load_space_with_notes, render_plan
 
     # InputError -> exit 2 with every problem listed

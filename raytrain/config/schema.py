@@ -8,6 +8,7 @@ a plain mapping because their schema comes from the registry entry or the user's
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,6 +75,23 @@ class CheckpointConfig:
     # failing (Lightning's default). Not a key of the file; code that builds a config names
     # the metric it means. Equal configs stay equal whichever way the metric came.
     metric_is_default: bool = field(default=False, compare=False)
+
+
+def default_metric_note(cfg: CheckpointConfig, logged: Iterable[str]) -> str | None:
+    """What to say, once, when the default checkpoint metric is not among `logged`.
+
+    A config that names no `checkpoint.metric` gets "val_loss"; a module of the user's own
+    may not log it. Rather than fail the run, it then keeps the last checkpoint, as a
+    Lightning `ModelCheckpoint` without `monitor` does: Ray ranks the checkpoints by a
+    missing value, so all tie and the latest one stays, and no `best.ckpt` is picked.
+    """
+    if not cfg.metric_is_default or cfg.metric in logged:
+        return None
+    return (
+        f"note: checkpoint.metric is not set and the module does not log {cfg.metric!r}: "
+        "keeping the last checkpoint (Lightning's default); set checkpoint.metric to keep "
+        "the best one"
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from raytrain.data._arrays import ArrayDataModule
 @functools.lru_cache(maxsize=1)
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     """The 1797 digit images as (x [N, 64] float32, y [N] int64), read once per process."""
+    # Imported here: scikit-learn takes ~1 s or more to import, and `raytrain.data` loads this
+    # module for every built-in data module, not only for `digits`.
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

@@ -9,9 +9,12 @@ be up first. It asks Ray itself (a driver's `ray.nodes()`), not `ray status`'s t
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Sequence
+
+import ray
 
 from raytrain.launch.environment import JobEnvironment
 
@@ -27,10 +30,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=env.num_nodes)
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
-
-    import logging
-
-    import ray
 
     deadline = time.monotonic() + args.timeout
     ray.init(address=args.address, log_to_driver=False, logging_level=logging.ERROR)

@@ -37,7 +37,7 @@ def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
     advice = advise(Facts(run=run, params=params, importance=importance, top_k=top_k))
     written: list[Path] = []
     if plots:
-        from raytrain.results.plots import write_all
+        from raytrain.results.plots import write_all  # matplotlib only when plots are wanted
 
         written = write_all(run, params, importance, run.layout.plots_dir)
     return Analysis(run, run.best(top_k), importance, advice, written)

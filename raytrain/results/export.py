@@ -17,10 +17,13 @@ from typing import Any
 
 import yaml
 
+from raytrain.config.parse import train_config_to_dict
 from raytrain.errors import InputError, Problem
 from raytrain.layout import SearchRunLayout
+from raytrain.results import load_run
 from raytrain.results.format import fmt_params, fmt_value
 from raytrain.results.states import state_label
+from raytrain.space import load_space, trial_train_config
 
 VERSIONED = ("raytrain", "ray", "optuna", "torch", "lightning")
 
@@ -73,9 +76,6 @@ def _plain(value: Any) -> Any:
 
 
 def exported_config(run: Any, record: Any, space: Any) -> dict[str, Any]:
-    from raytrain.config.parse import train_config_to_dict
-    from raytrain.space import trial_train_config
-
     cfg = train_config_to_dict(trial_train_config(space, record.params))
     cfg["provenance"] = {
         "experiment": run.name,
@@ -99,9 +99,6 @@ def exported_config(run: Any, record: Any, space: Any) -> dict[str, Any]:
 
 def export_best(run_dir: Path, out: Path | None = None, *, top_k: int = 1) -> list[Path]:
     """Write the best `top_k` trials; with k > 1 files are named `<stem>-<rank>.yaml`."""
-    from raytrain.results import load_run
-    from raytrain.space import load_space
-
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     best = [r for r in run.best(top_k) if r.best_value is not None and math.isfinite(r.best_value)]

@@ -18,6 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
 from raytrain.results._records import Run, TrialRecord, is_finite
 from raytrain.results.specs import describe_condition
 from raytrain.space.types import CategoricalParam, FloatParam, Param
@@ -42,12 +45,6 @@ def choice(value: Any) -> Any:
 
 
 def distribution(p: Param) -> Any:
-    from optuna.distributions import (
-        CategoricalDistribution,
-        FloatDistribution,
-        IntDistribution,
-    )
-
     if isinstance(p, CategoricalParam):
         return CategoricalDistribution([choice(v) for v in p.values])
     if isinstance(p, FloatParam):
@@ -57,8 +54,6 @@ def distribution(p: Param) -> Any:
 
 def build_study(trials: Sequence[TrialRecord], params: Mapping[str, Param], mode: str) -> Any:
     """In-memory Optuna study: one COMPLETE trial per record with a finite best value."""
-    import optuna
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize" if mode == "min" else "maximize")
     dists = {path: distribution(p) for path, p in params.items()}
@@ -83,8 +78,6 @@ def build_study(trials: Sequence[TrialRecord], params: Mapping[str, Param], mode
 
 
 def param_importance(run: Run, params: Mapping[str, Param]) -> Importance:
-    import optuna
-
     study = build_study(run.trials, params, run.mode)
     n = len(study.trials)
     if n < MIN_TRIALS:

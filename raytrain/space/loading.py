@@ -7,8 +7,12 @@ from pathlib import Path
 
 from raytrain.config.loading import read_document, resolve_interpolations
 from raytrain.config.problems import Problems
+from raytrain.config.yaml_io import load_yaml_file
+from raytrain.errors import InputError, Problem
 from raytrain.space.parse import parse_space
 from raytrain.space.types import Space
+from raytrain.space.wandb import is_wandb_sweep
+from raytrain.space.wandb_io import load_sweep_space
 
 
 def load_space_with_notes(
@@ -17,17 +21,10 @@ def load_space_with_notes(
     """Load a canonical space file or a W&B sweep file (detected by its keys; its base
     train config from `config_file` or its `raytrain:` block). Returns the space and the
     conversion notes to show the user (none for a canonical file)."""
-    from raytrain.config.yaml_io import load_yaml_file
-    from raytrain.space.wandb import is_wandb_sweep
-
     raw = load_yaml_file(path).data
     if isinstance(raw, dict) and is_wandb_sweep(raw):
-        from raytrain.space.wandb_io import load_sweep_space
-
         return load_sweep_space(path, overrides, config_file)
     if config_file is not None:
-        from raytrain.errors import InputError, Problem
-
         raise InputError(
             Problem(
                 "--config",

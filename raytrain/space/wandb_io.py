@@ -17,6 +17,7 @@ from raytrain.config.problems import Problems
 from raytrain.config.tree import deep_merge
 from raytrain.config.yaml_io import LineMap, load_yaml_file
 from raytrain.errors import InputError
+from raytrain.space.parse import parse_space
 from raytrain.space.wandb import Conversion, sweep_conversion
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ def load_sweep_space(
     The counterpart of `raytrain.space.load_space` for sweep files: `overrides` apply to
     the converted canonical space (`search.num_samples=4`, `config.trainer.max_epochs=2`).
     """
-    from raytrain.space.parse import parse_space
-
     conv = read_sweep(path, config_file)
     parsed, problems = parse_overrides(overrides)
     problems += apply_overrides(conv.space, conv.lines, parsed, flat_keyed=[("parameters",)])

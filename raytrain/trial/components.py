@@ -12,6 +12,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 
+from raytrain.config.components import import_target as lookup
 from raytrain.config.registry import DATA, MODELS, Entry, Registry
 from raytrain.config.schema import ComponentConfig, TrainConfig
 from raytrain.optim import Optimization
@@ -22,8 +23,6 @@ from raytrain.trial.optimizers import attach_optimization
 def import_target(target: str) -> Any:
     """`pkg.mod.Class` (or `pkg.mod:Class`) -> the object, with a message that says why not
     (the same lookup `validate` uses, errors turned into a TrialError for the worker)."""
-    from raytrain.config.components import import_target as lookup
-
     try:
         return lookup(target)
     except ImportError as exc:

@@ -8,18 +8,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import ray.train
 import yaml
+from ray.train.v2.api.exceptions import TrainingFailedError
 
 from raytrain.config.parse import train_config_to_dict
 from raytrain.config.schema import TrainConfig
 from raytrain.layout import TrainRunLayout
 from raytrain.results import TERMINATED, TrainRunWriter
 from raytrain.trial.checkpoint_export import export_checkpoints, pick_best
-
-if TYPE_CHECKING:
-    from raytrain.trial.progress import EpochReport
+from raytrain.trial.failures import explain_failure
+from raytrain.trial.progress import EpochReport, ProgressRelay
+from raytrain.trial.trainer import build_torch_trainer
 
 
 @dataclass
@@ -42,13 +44,6 @@ def train(
 
     Raises `raytrain.errors.RunError` with a readable message when training fails.
     """
-    import ray.train
-    from ray.train.v2.api.exceptions import TrainingFailedError
-
-    from raytrain.trial.failures import explain_failure
-    from raytrain.trial.progress import ProgressRelay
-    from raytrain.trial.trainer import build_torch_trainer
-
     layout = TrainRunLayout(run_dir)
     history: list[dict[str, Any]] = []
     relay = ProgressRelay()

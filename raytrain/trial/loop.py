@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
+import ray.train
+from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare_trainer
 
 from raytrain.config.schema import TrainConfig
 from raytrain.trial.checkpointing import CHECKPOINT_NAME, CheckpointPolicy
@@ -57,7 +59,7 @@ def required_metrics(cfg: TrainConfig, metrics_hint: Sequence[str] = ()) -> list
     """Metrics the run cannot do without: checkpoint metric(s) and the caller's (tune metric).
 
     A checkpoint metric the config left at its default is not one of them (see
-    `raytrain.trial.checkpointing.default_metric_note`), unless early stopping watches it:
+    `raytrain.config.schema.default_metric_note`), unless early stopping watches it:
     patience on a metric that is never logged would silently never stop anything.
     """
     ckpt = cfg.checkpoint
@@ -119,8 +121,6 @@ def build_lightning_trainer(cfg: TrainConfig, callbacks: list[pl.Callback]) -> p
 
     Must run inside a Ray Train worker (the environment asks Ray for ranks).
     """
-    from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare_trainer
-
     trainer = pl.Trainer(
         strategy=RayDDPStrategy(),
         plugins=[RayLightningEnvironment()],
@@ -160,8 +160,6 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     The run's own latest checkpoint (after a worker failure / restart) wins over
     `resume_from` (the checkpoint a restored trial or a fine-tune starts from).
     """
-    import ray.train
-
     quiet_worker_logs()
     cfg: TrainConfig = loop_config["config"]
     hint = loop_config.get("metrics_hint", ())

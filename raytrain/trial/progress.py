@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ray.train.v2.api.callback import UserCallback
+from ray.util.queue import Empty, Queue
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,6 @@ class ProgressRelay:
     """`callback` goes into the RunConfig; `start(handler)` consumes reports in a thread."""
 
     def __init__(self) -> None:
-        from ray.util.queue import Queue
-
         self._queue = Queue(actor_options={"num_cpus": 0})
         self.callback = _QueueCallback(self._queue)
         self._stop = threading.Event()
@@ -48,8 +47,6 @@ class ProgressRelay:
         self._thread.start()
 
     def _pump(self, handler: Callable[[EpochReport], None]) -> None:
-        from ray.util.queue import Empty
-
         while True:
             try:
                 report = self._queue.get(timeout=0.2)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
+import ray.train
 from lightning.pytorch.callbacks import Checkpoint
 
 from raytrain.trial.checkpointing import CHECKPOINT_NAME, CheckpointPolicy
@@ -51,8 +52,6 @@ class RayReportCallback(Checkpoint):
             self._validated_epoch = trainer.current_epoch
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        import ray.train
-
         epoch = trainer.current_epoch + 1
         is_last = trainer.should_stop or (
             trainer.max_epochs is not None and epoch >= trainer.max_epochs

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+
+import ray.train
+from ray.train.torch import TorchTrainer
 
 from raytrain.config.schema import ResourcesConfig, TrainConfig
 from raytrain.trial.checkpointing import ray_checkpoint_config
-
-if TYPE_CHECKING:
-    import ray.train
-    from ray.train.torch import TorchTrainer
+from raytrain.trial.loop import train_loop_per_worker
 
 
 def scaling_config(resources: ResourcesConfig) -> ray.train.ScalingConfig:
-    import ray.train
-
     per_worker = {"CPU": resources.cpus_per_worker}
     if resources.gpus_per_worker > 0:
         per_worker["GPU"] = resources.gpus_per_worker
@@ -48,10 +45,6 @@ def build_torch_trainer(
     (Ray Train V2 fault tolerance); otherwise `resume_from_checkpoint` (e.g. a restored Tune
     trial's checkpoint) is where the fit continues from.
     """
-    from ray.train.torch import TorchTrainer
-
-    from raytrain.trial.loop import train_loop_per_worker
-
     run_config = dataclasses.replace(
         run_config, checkpoint_config=ray_checkpoint_config(cfg.checkpoint)
     )

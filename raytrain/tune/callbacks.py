@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from raytrain.results import RunWriter
 from raytrain.tune.live import LiveState, LiveView
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
-
-    from raytrain.results import RunWriter
 
 CHECKPOINT_PATH_KEY = "checkpoint_path"  # set by ray.tune.integration.ray_train
 # Keys of Tune's own bookkeeping that are not metrics of the model.
@@ -99,8 +98,6 @@ class RunDirCallback(Callback):
     @property
     def writer(self) -> RunWriter:
         if self._writer is None:
-            from raytrain.results import RunWriter
-
             self._writer = RunWriter(
                 self.run_dir,
                 metric=self.metric,

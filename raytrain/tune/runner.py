@@ -15,10 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import optuna
+import ray
+from ray import tune
+from ray.tune.search import ConcurrencyLimiter
+
 from raytrain.errors import InputError, RunError
 from raytrain.layout import SearchRunLayout
+from raytrain.results import load_run
+from raytrain.results.export import export_best, render_top
+from raytrain.space import asha_rungs, dump_space, render_plan
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
+from raytrain.tune.budget import BudgetedSearchGenerator
+from raytrain.tune.callbacks import LiveViewCallback
+from raytrain.tune.resources import nodes_from_ray, plan_resources
+from raytrain.tune.schedulers import make_scheduler
+from raytrain.tune.searchers import grid_size, journal_storage, make_searcher
+from raytrain.tune.trainable import NonFiniteStopper, make_trainable
 
 
 @dataclass(frozen=True)
@@ -40,8 +54,6 @@ class TuneOutcome:
 def budget_of(space: Space) -> int:
     """Trials to run: num_samples, or the grid's size when that is smaller."""
     if SAMPLERS[space.search.sampler].finite_only:
-        from raytrain.tune.searchers import grid_size
-
         return min(space.search.num_samples, grid_size(space))
     return space.search.num_samples
 
@@ -54,10 +66,6 @@ def _fail_orphaned_optuna_trials(space: Space, run_dir: Path) -> int:
     """Trials the journal still has as RUNNING after every Tune trial has ended (their
     driver died between two state saves): mark them failed so they do not count as
     running points for TPE's constant liar on a later extension."""
-    import optuna
-
-    from raytrain.tune.searchers import journal_storage
-
     study = optuna.load_study(study_name=space.name, storage=journal_storage(run_dir))
     stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for t in stale:
@@ -69,11 +77,6 @@ def run_tune(
     space: Space, run_dir: Path, options: TuneOptions, echo: Callable[[str], None] = print
 ) -> TuneOutcome:
     """Run (or resume) the search into `run_dir` (checked by `SearchRunLayout` first)."""
-    import ray
-
-    from raytrain.space import asha_rungs, dump_space, render_plan
-    from raytrain.tune.resources import nodes_from_ray, plan_resources
-
     budget = budget_of(space)
     plan, problems = plan_resources(
         space.resources,
@@ -98,8 +101,6 @@ def run_tune(
         # Tune's new console output prints an experiment banner even at verbose=0; the
         # live view replaces it. Optuna's per-trial INFO lines likewise.
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-        import optuna
-
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     tuner = _build_or_restore(
@@ -126,15 +127,6 @@ def _build_or_restore(
     *,
     rungs: list[int],
 ) -> Any:
-    from ray import tune
-    from ray.tune.search import ConcurrencyLimiter
-
-    from raytrain.tune.budget import BudgetedSearchGenerator
-    from raytrain.tune.callbacks import LiveViewCallback
-    from raytrain.tune.schedulers import make_scheduler
-    from raytrain.tune.searchers import make_searcher
-    from raytrain.tune.trainable import NonFiniteStopper, make_trainable
-
     trainable = make_trainable(space, run_dir)
     layout = SearchRunLayout(run_dir)
     tune_dir = str(layout.trials_dir)
@@ -186,9 +178,6 @@ def _build_or_restore(
 
 
 def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None]) -> TuneOutcome:
-    from raytrain.results import load_run
-    from raytrain.results.export import export_best, render_top
-
     run = load_run(run_dir)
     finished = [t for t in run.trials if t.state in ("TERMINATED", "STOPPED", "ERROR")]
     complete = len(finished) >= budget

@@ -1,25 +1,21 @@
 """The Optuna sampler factories named by `raytrain.space.catalogue.SAMPLERS`.
 
 Each is `factory(space, n_startup_trials) -> optuna.samplers.BaseSampler`; samplers that do
-not model the results ignore `n_startup_trials`. Optuna is imported inside each factory
-because the catalogue resolves them lazily.
+not model the results ignore `n_startup_trials`. Only the tuner imports this module (the
+catalogue resolves a factory by name), so Optuna at its top stays out of `validate`.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+
+import optuna
 
 from raytrain.space import grid_values
 from raytrain.space.types import Space
 
-if TYPE_CHECKING:
-    import optuna
-
 
 def tpe_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
     # `group` is marked experimental in Optuna (unchanged in behaviour since 2.8).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -35,14 +31,10 @@ def tpe_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
 
 
 def random_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
     return optuna.samplers.RandomSampler(seed=space.search.seed)
 
 
 def cmaes_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
     return optuna.samplers.CmaEsSampler(
         seed=space.search.seed,
         n_startup_trials=n_startup,
@@ -51,8 +43,6 @@ def cmaes_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
 
 
 def grid_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
     return optuna.samplers.GridSampler(grid_values(space), seed=space.search.seed)
 
 
@@ -60,8 +50,6 @@ def nsga2_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
     """NSGA-II needs no start-up barrier: a generation is bred only from finished trials,
     and until `population_size` of them have finished new trials join the random first
     generation."""
-    import optuna
-
     population = space.search.population_size
     if population is None:
         return optuna.samplers.NSGAIISampler(seed=space.search.seed)

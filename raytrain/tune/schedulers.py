@@ -6,20 +6,15 @@ trial reports).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from raytrain.space.catalogue import SCHEDULERS
 from raytrain.space.types import Space
-
-if TYPE_CHECKING:
-    from ray.tune.schedulers import TrialScheduler
 
 TIME_ATTR = "epoch"
 
 
 def asha_scheduler(space: Space) -> TrialScheduler:
-    from ray.tune.schedulers import ASHAScheduler
-
     s = space.scheduler
     return ASHAScheduler(
         time_attr=TIME_ATTR,
@@ -32,8 +27,6 @@ def asha_scheduler(space: Space) -> TrialScheduler:
 
 
 def fifo_scheduler(space: Space) -> TrialScheduler:
-    from ray.tune.schedulers import FIFOScheduler
-
     return FIFOScheduler()
 
 

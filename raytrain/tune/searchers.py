@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import optuna
+from optuna.storages.journal import JournalFileBackend
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
 
 from raytrain.layout import SearchRunLayout
 from raytrain.space import define_by_run, grid_values
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
-
-if TYPE_CHECKING:
-    import optuna
-    from ray.tune.search import Searcher
+from raytrain.tune.budget import StartupBarrier
 
 
 def default_startup_trials(num_samples: int) -> int:
@@ -50,9 +52,6 @@ def make_sampler(space: Space) -> optuna.samplers.BaseSampler:
 
 
 def journal_storage(run_dir: Path) -> optuna.storages.BaseStorage:
-    import optuna
-    from optuna.storages.journal import JournalFileBackend
-
     backend = JournalFileBackend(str(SearchRunLayout(run_dir).journal))
     return optuna.storages.JournalStorage(backend)
 
@@ -61,8 +60,6 @@ def create_study(space: Space, storage: optuna.storages.BaseStorage) -> None:
     """Create the run's study with its objective named after the metric, so
     optuna-dashboard shows `val_acc` rather than "Objective 0". The name is stored in the
     journal once; `OptunaSearch` then loads this study, and a resumed run keeps it."""
-    import optuna
-
     study = optuna.create_study(
         storage=storage,
         study_name=space.name,
@@ -88,10 +85,6 @@ class SpaceFunction:
 
 def make_searcher(space: Space, run_dir: Path) -> Searcher:
     """The searcher chain for a new run (a resumed run gets it back from Tune's state)."""
-    from ray.tune.search.optuna import OptunaSearch
-
-    from raytrain.tune.budget import StartupBarrier
-
     storage = journal_storage(run_dir)
     create_study(space, storage)
     optuna_search = OptunaSearch(

@@ -9,9 +9,16 @@ checkpoint through Ray Train's storage and continues from it instead of starting
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import ray.train
+from ray import tune
+from ray.train._internal.session import get_session
+from ray.tune.integration.ray_train import TuneReportCallback
 
 from raytrain.layout import SearchRunLayout
 from raytrain.space import Space, trial_train_config
@@ -19,14 +26,11 @@ from raytrain.tune.resources import TRIAL_BUNDLE
 
 
 def make_trainable(space: Space, run_dir: Path) -> Callable[..., Any]:
-    from ray import tune
-
     trials_dir = str(SearchRunLayout(Path(run_dir).resolve()).trials_dir)
 
     def raytrain_trial(params: dict[str, Any]) -> None:
-        import ray.train
-        from ray.tune.integration.ray_train import TuneReportCallback
-
+        # Imported in the trial actor only: the Tune driver never trains, so it does not
+        # load torch and Lightning.
         from raytrain.trial import build_torch_trainer
 
         cfg = trial_train_config(space, params)
@@ -52,10 +56,6 @@ def wait_for_reports_to_reach_tune(timeout: float = 60.0, settle: float = 0.3) -
     thread blocks forever on `put` (seen here with fast epochs: the trial stays RUNNING,
     its last epoch never arrives). So return only once both queues have stayed empty.
     Reaches into `ray.train._internal.session` because no public API exposes this."""
-    import time
-
-    from ray.train._internal.session import get_session
-
     session = get_session()
     relay = getattr(session, "_inter_actor_queue", None)
     results = getattr(session, "result_queue", None)
@@ -83,7 +83,5 @@ class NonFiniteStopper:
         self.metric = metric
 
     def __call__(self, trial_id: str, result: Mapping[Any, Any]) -> bool:
-        import math
-
         value = result.get(self.metric)
         return isinstance(value, float) and not math.isfinite(value)

@@ -16,9 +16,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from raytrain.config.loading import load_train_config
 from raytrain.config.parse import parse_train_config, train_config_to_dict
-from raytrain.config.schema import CheckpointConfig
+from raytrain.config.schema import CheckpointConfig, default_metric_note
 from raytrain.errors import InputError
-from raytrain.trial.checkpointing import CheckpointPolicy, default_metric_note
+from raytrain.trial.checkpointing import CheckpointPolicy
 from raytrain.trial.errors import MetricNotLoggedError
 from raytrain.trial.loop import required_metrics
 from raytrain.trial.report import RayReportCallback
