@@ -42,6 +42,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from raytrain.errors import RunError
+
 READY_LINE = "Ray runtime started"
 SETTLE_S = 3.0
 
@@ -60,8 +62,10 @@ class HeadStartError(RuntimeError):
     """The private head exited or never reported ready (retried once by `local_ray`)."""
 
 
-class RayImportedTooEarly(RuntimeError):
-    """Something imported `ray` before the private head was set up (see the module doc)."""
+class RayImportedTooEarly(RunError):
+    """Something imported `ray` before the private head was set up (see the module doc).
+
+    A `RunError`, so a user module that trips it gets the message, not a traceback."""
 
 
 def check_ray_not_imported() -> None:
