@@ -187,6 +187,15 @@ def test_best_is_the_good_trial_and_export_train_round_trip(grid_run):
         by_epoch = {int(float(r["epoch"])): float(r["val_loss"]) for r in csv.DictReader(f)}
     assert by_epoch[prov["epoch"]] == pytest.approx(prov["value"], rel=1e-4, abs=1e-5)
 
+    # status and analyze read a `train` run directory as a run of one finished trial
+    status = run(["status", str(final_dir)], cwd=root, timeout=120)
+    assert status.returncode == 0, status.stdout + status.stderr
+    unwrapped = " ".join(status.stdout.split())  # rich folds lines at its width
+    assert "best val_loss" in unwrapped and f"({final_dir.name}, epoch" in unwrapped, unwrapped
+    analyzed = run(["analyze", str(final_dir)], cwd=root, timeout=300)
+    assert analyzed.returncode == 0, analyzed.stdout + analyzed.stderr
+    assert any((final_dir / "plots").glob("*.png"))
+
 
 def test_existing_run_is_not_overwritten(grid_run):
     root, _run_dir, _proc = grid_run
