@@ -12,7 +12,7 @@ from typing import Any
 
 from raytrain.config.problems import Problems
 from raytrain.results._records import Run
-from raytrain.space.params import Constant, parse_param
+from raytrain.space.param_entry import Constant, parse_param
 from raytrain.space.types import CategoricalParam, FloatParam, IntParam, Param
 
 

@@ -10,7 +10,7 @@ import copy
 import dataclasses
 from typing import Any
 
-from raytrain.space.params import Constant, dump_param
+from raytrain.space.param_entry import Constant, dump_param
 from raytrain.space.types import Space
 
 

@@ -21,7 +21,7 @@ from raytrain.config.yaml_io import LineMap
 from raytrain.errors import Problem
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.crosscheck import check_against_config
-from raytrain.space.parameters import parse_parameters
+from raytrain.space.param_section import parse_parameters
 from raytrain.space.settings import (
     parse_failure,
     parse_resources,

@@ -1,6 +1,6 @@
 """The `parameters:` section as a whole: specs, overlapping paths and `when` conditions.
 
-Each entry is parsed by `raytrain.space.params`; here the entries are checked against each
+Each entry is parsed by `raytrain.space.param_entry`; here the entries are checked against each
 other (a condition must name another searched parameter and a value it can take, with no
 cycles). Whether they fit the train config is `raytrain.space.crosscheck`'s job.
 """
@@ -13,7 +13,7 @@ from typing import Any
 from raytrain.config.problems import Problems
 from raytrain.config.tree import suggest
 from raytrain.space.conditions import can_take, find_cycle
-from raytrain.space.params import Constant, parse_param
+from raytrain.space.param_entry import Constant, parse_param
 from raytrain.space.types import CategoricalParam, FloatParam, Param
 
 
