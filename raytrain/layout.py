@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import yaml
 
@@ -32,6 +32,25 @@ from raytrain.errors import InputError, Problem
 
 SEARCH, TRAIN = "search", "train"
 RESUMABLE_KEYS = {("search", "num_samples")}
+
+
+class Child:
+    """A fixed name inside a layout: `space = Child("space.yaml")` reads as `<root>/space.yaml`
+    (`under="trials_dir"`: inside that folder of the layout instead). Every run-directory file
+    name is spelled once, in one of these lines."""
+
+    def __init__(self, name: str, under: str | None = None) -> None:
+        self.name, self.under = name, under
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Child: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> Path: ...
+    def __get__(self, obj: object | None, owner: type) -> Child | Path:
+        if obj is None:
+            return self
+        base: Path = getattr(obj, self.under or "root")
+        return base / self.name
 
 
 def safe_dirname(trial_id: str) -> str:
@@ -46,13 +65,8 @@ class EpochFiles:
 
     root: Path
 
-    @property
-    def metrics_csv(self) -> Path:
-        return self.root / "metrics.csv"
-
-    @property
-    def error_txt(self) -> Path:
-        return self.root / "error.txt"
+    metrics_csv = Child("metrics.csv")
+    error_txt = Child("error.txt")
 
     @property
     def tensorboard_dir(self) -> Path:
@@ -64,13 +78,8 @@ class EpochFiles:
 class TrialLayout(EpochFiles):
     """`<run>/trials/<trial_id>/`: our records of one trial beside Ray Train's folders."""
 
-    @property
-    def params_json(self) -> Path:
-        return self.root / "params.json"
-
-    @property
-    def checkpoints_csv(self) -> Path:
-        return self.root / "checkpoints.csv"
+    params_json = Child("params.json")
+    checkpoints_csv = Child("checkpoints.csv")
 
 
 @dataclass(frozen=True)
@@ -79,9 +88,7 @@ class SlurmJobLayout:
 
     root: Path
 
-    @property
-    def script(self) -> Path:
-        return self.root / "job.sbatch"
+    script = Child("job.sbatch")
 
     def log(self, job_id: str) -> Path:
         """SLURM's output file of job `job_id` (`%j`: the pattern sbatch fills in)."""
@@ -101,38 +108,15 @@ class SearchRunLayout:
         """The run `name` under `storage`, as an absolute path (Tune wants one)."""
         return cls((Path(storage) / name).resolve())
 
-    @property
-    def space(self) -> Path:
-        return self.root / "space.yaml"
-
-    @property
-    def journal(self) -> Path:
-        return self.root / "optuna.journal"
-
-    @property
-    def trials_csv(self) -> Path:
-        return self.root / "trials.csv"
-
-    @property
-    def best_yaml(self) -> Path:
-        return self.root / "best.yaml"
-
-    @property
-    def trials_dir(self) -> Path:
-        return self.root / self.TRIALS_DIRNAME
-
-    @property
-    def meta_json(self) -> Path:
-        return self.trials_dir / "_meta.json"
-
-    @property
-    def discarded_dir(self) -> Path:
-        """Folders of trials a resumed run no longer knows (moved aside, not deleted)."""
-        return self.trials_dir / "_discarded"
-
-    @property
-    def plots_dir(self) -> Path:
-        return self.root / "plots"
+    space = Child("space.yaml")
+    journal = Child("optuna.journal")
+    trials_csv = Child("trials.csv")
+    best_yaml = Child("best.yaml")
+    trials_dir = Child(TRIALS_DIRNAME)
+    meta_json = Child("_meta.json", under="trials_dir")
+    # Folders of trials a resumed run no longer knows (moved aside, not deleted).
+    discarded_dir = Child("_discarded", under="trials_dir")
+    plots_dir = Child("plots")
 
     @property
     def slurm_job(self) -> SlurmJobLayout:
@@ -195,29 +179,12 @@ class TrainRunLayout(EpochFiles):
     kind = TRAIN
     RAY_DIRNAME = "ray"  # Ray Train's run name (RunConfig.name) under the run dir
 
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
-
-    @property
-    def state_json(self) -> Path:
-        return self.root / "state.json"
-
-    @property
-    def ray_dir(self) -> Path:
-        return self.root / self.RAY_DIRNAME
-
-    @property
-    def plots_dir(self) -> Path:
-        return self.root / "plots"
-
-    @property
-    def best_ckpt(self) -> Path:
-        return self.root / "best.ckpt"
-
-    @property
-    def last_ckpt(self) -> Path:
-        return self.root / "last.ckpt"
+    config = Child("config.yaml")
+    state_json = Child("state.json")
+    ray_dir = Child(RAY_DIRNAME)
+    plots_dir = Child("plots")
+    best_ckpt = Child("best.ckpt")
+    last_ckpt = Child("last.ckpt")
 
     def best_ckpt_for(self, metric: str) -> Path:
         """The extra best checkpoint of `checkpoint.extra_metrics[metric]`."""
