@@ -46,6 +46,14 @@ def read_lines(stream: object, out: queue.Queue[str]) -> None:
         out.put(line)
 
 
+def interactive_sigint() -> None:
+    """Ctrl-C as in a terminal. A suite started in the background by a script (`cmd &`,
+    nohup) passes SIGINT on as ignored, and Python then installs no KeyboardInterrupt
+    handler, so the SIGINT below would do nothing (seen: "did not stop on SIGINT" only under
+    `nohup ... &`). The dashboard's own behaviour there is issue 14's."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_dashboard_serves_tensorboard_and_optuna(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path, n_done=5, n_running=1, n_pending=1)
     write_journal(run_dir)
@@ -67,6 +75,7 @@ def test_dashboard_serves_tensorboard_and_optuna(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        preexec_fn=interactive_sigint,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True).start()
