@@ -12,6 +12,7 @@ Two kinds of run directory, each answered by one frozen layout object (after sub
   trials/            Tune's experiment dir  error.txt         full error of a failed run
     _meta.json       metric, mode, params   best.ckpt, best-<metric>.ckpt, last.ckpt
     <trial_id>/      one `TrialLayout`      ray/              Ray Train's own folder
+      checkpoint_*/checkpoint.ckpt  Tune's checkpoints of the trial (Lightning files)
   ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch and slurm-<job id>.out, outside the
                      run dir, which the tuner must create itself
 
@@ -31,6 +32,9 @@ import yaml
 from raytrain.errors import InputError, Problem
 
 SEARCH, TRAIN = "search", "train"
+# The Lightning file inside every checkpoint folder (Tune's `checkpoint_*/` of a trial, Ray
+# Train's of a train run); the same name on both paths, so `export`/`train` read either.
+CHECKPOINT_NAME = "checkpoint.ckpt"
 RESUMABLE_KEYS = {("search", "num_samples")}
 
 

@@ -77,6 +77,25 @@ class CheckpointConfig:
     metric_is_default: bool = field(default=False, compare=False)
 
 
+def checkpoint_keep(cfg: CheckpointConfig) -> dict[str, Any]:
+    """What Ray keeps on storage, as `CheckpointConfig` arguments (Ray Train's for a train
+    run, Tune's for the trials of a warm search). Ray always keeps the latest checkpoint too.
+
+    Ray ranks by one metric only, so a run with `extra_metrics` keeps every checkpoint and
+    the best per metric is picked afterwards
+    (`raytrain.trial.checkpoint_export.export_checkpoints`).
+    """
+    if cfg.extra_metrics:
+        return {"num_to_keep": None}
+    if cfg.save_best:
+        return {
+            "num_to_keep": cfg.num_to_keep,
+            "checkpoint_score_attribute": cfg.metric,
+            "checkpoint_score_order": cfg.mode,
+        }
+    return {"num_to_keep": cfg.num_to_keep}
+
+
 def default_metric_note(cfg: CheckpointConfig, logged: Iterable[str]) -> str | None:
     """What to say, once, when the default checkpoint metric is not among `logged`.
 

@@ -62,6 +62,13 @@ def _optimization(cfg: dict[str, Any]) -> str:
     return f"optimizer {cfg['optimizer']['name']}, lr_scheduler {cfg['lr_scheduler']['name']}"
 
 
+EXECUTORS = {
+    "warm": "one long-lived Ray Train worker group per concurrent trial serves trial after "
+    "trial (no process start-up per trial)",
+    "fresh": "a new Ray Train TorchTrainer (new worker processes) for every trial",
+}
+
+
 def render_plan(space: Space) -> str:
     cfg = space.config
     lines = [f"space {space.name}" + (f"  ({space.source})" if space.source else "")]
@@ -100,6 +107,9 @@ def render_plan(space: Space) -> str:
     conc = r.max_concurrent_trials
     note = " (as many trials as the cluster fits)" if conc == "auto" else ""
     lines.append(f"max_concurrent_trials: {conc}{note}")
+    lines.append(f"executor: {r.executor} - {EXECUTORS[r.executor]}")
+    if r.executor == "warm" and r.recycle_after is not None:
+        lines.append(f"  worker groups restart after every {r.recycle_after} trial(s)")
     lines.append(f"failures: retry a failed trial up to {space.failure.max_failures} time(s)")
     tr = cfg["trainer"]
     lines.append(

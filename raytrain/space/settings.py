@@ -70,6 +70,7 @@ def parse_resources(raw: Any, probs: Problems, defaults: dict[str, Any]) -> Reso
         "cpus_per_worker": at_least(0),
         "gpus_per_worker": at_least(0),
         "max_concurrent_trials": _concurrency,
+        "recycle_after": lambda v: None if v is None else at_least(1)(v),
     }
     fields = check_fields(
         ResourceSettings, raw, probs, rules, aliases={"workers": "workers_per_trial"}

@@ -73,6 +73,10 @@ class ResourceSettings:
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
     max_concurrent_trials: int | Literal["auto"] = "auto"
+    # warm: long-lived Ray Train worker groups serve trial after trial (raytrain.executor);
+    # fresh: a TorchTrainer (new worker processes) per trial.
+    executor: Literal["warm", "fresh"] = "warm"
+    recycle_after: int | None = None  # warm: restart a worker group after this many trials
 
 
 @dataclass(frozen=True)

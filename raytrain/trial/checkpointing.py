@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import ray.train
 
-from raytrain.config.schema import CheckpointConfig
+from raytrain.config.schema import CheckpointConfig, checkpoint_keep
+from raytrain.layout import CHECKPOINT_NAME
 
-CHECKPOINT_NAME = "checkpoint.ckpt"  # the Lightning file inside each Ray checkpoint directory
+__all__ = ["CHECKPOINT_NAME", "CheckpointPolicy", "ray_checkpoint_config"]
 
 
 @dataclass(frozen=True)
@@ -32,18 +33,5 @@ class CheckpointPolicy:
 
 
 def ray_checkpoint_config(cfg: CheckpointConfig) -> ray.train.CheckpointConfig:
-    """What Ray Train keeps on storage. Ray always keeps the latest checkpoint as well.
-
-    Ray ranks by one metric only, so a run with `extra_metrics` keeps every checkpoint and
-    the best per metric is picked afterwards
-    (`raytrain.trial.checkpoint_export.export_checkpoints`).
-    """
-    if cfg.extra_metrics:
-        return ray.train.CheckpointConfig(num_to_keep=None)
-    if cfg.save_best:
-        return ray.train.CheckpointConfig(
-            num_to_keep=cfg.num_to_keep,
-            checkpoint_score_attribute=cfg.metric,
-            checkpoint_score_order=cfg.mode,
-        )
-    return ray.train.CheckpointConfig(num_to_keep=cfg.num_to_keep)
+    """What Ray Train keeps of a train run (`checkpoint_keep`)."""
+    return ray.train.CheckpointConfig(**checkpoint_keep(cfg))

@@ -23,7 +23,7 @@ from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare
 from raytrain.config.schema import TrainConfig
 from raytrain.trial.checkpointing import CHECKPOINT_NAME, CheckpointPolicy
 from raytrain.trial.components import build_datamodule, build_model
-from raytrain.trial.report import RayReportCallback
+from raytrain.trial.report import EpochReportCallback, ReportSink
 
 # data config key -> data module with its data loaded; lives as long as the worker process.
 _DATA_CACHE: dict[str, pl.LightningDataModule] = {}
@@ -68,11 +68,14 @@ def required_metrics(cfg: TrainConfig, metrics_hint: Sequence[str] = ()) -> list
     return list(dict.fromkeys([*named, *ckpt.extra_metrics, *metrics_hint]))
 
 
-def trial_callbacks(cfg: TrainConfig, metrics_hint: Sequence[str] = ()) -> list[pl.Callback]:
-    """The report callback, plus early stopping on the checkpoint metric when configured."""
+def trial_callbacks(
+    cfg: TrainConfig, metrics_hint: Sequence[str] = (), sink: ReportSink | None = None
+) -> list[pl.Callback]:
+    """The report callback (into `sink`; default `ray.train.report`), plus early stopping on
+    the checkpoint metric when configured."""
     callbacks: list[pl.Callback] = [
-        RayReportCallback(
-            CheckpointPolicy.from_config(cfg.checkpoint), required_metrics(cfg, metrics_hint)
+        EpochReportCallback(
+            CheckpointPolicy.from_config(cfg.checkpoint), required_metrics(cfg, metrics_hint), sink
         )
     ]
     if cfg.trainer.early_stopping_patience is not None:
@@ -81,7 +84,7 @@ def trial_callbacks(cfg: TrainConfig, metrics_hint: Sequence[str] = ()) -> list[
                 monitor=cfg.checkpoint.metric,
                 mode=cfg.checkpoint.mode,
                 patience=cfg.trainer.early_stopping_patience,
-                strict=False,  # a missing metric is reported by RayReportCallback instead
+                strict=False,  # a missing metric is reported by EpochReportCallback instead
                 check_on_train_epoch_end=False,  # patience counts validation runs
             )
         )
@@ -106,7 +109,7 @@ def trainer_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         "accelerator": "gpu" if cfg.resources.gpus_per_worker > 0 else "cpu",
         "devices": "auto",
         "logger": False,  # the driver writes metrics.csv / TensorBoard from the reports
-        # RayReportCallback is a Lightning `Checkpoint`, so no default ModelCheckpoint is added.
+        # EpochReportCallback is a Lightning `Checkpoint`, so no default ModelCheckpoint is added.
         "enable_checkpointing": True,
         "enable_progress_bar": False,
         "enable_model_summary": False,
@@ -136,11 +139,12 @@ def fit(
     *,
     metrics_hint: Sequence[str] = (),
     ckpt_path: str | None = None,
+    sink: ReportSink | None = None,
 ) -> pl.LightningModule:
     """One trial's fit on this worker; `ckpt_path` resumes from a Lightning checkpoint."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     model = build_model(cfg, prepared.datamodule)
-    trainer = build_lightning_trainer(cfg, trial_callbacks(cfg, metrics_hint))
+    trainer = build_lightning_trainer(cfg, trial_callbacks(cfg, metrics_hint, sink))
     trainer.fit(model, datamodule=prepared.datamodule, ckpt_path=ckpt_path)
     return model
 

@@ -1,8 +1,11 @@
-"""The Lightning callback that reports each validated epoch to Ray Train.
+"""The Lightning callback that reports each validated epoch, and where reports go.
 
-Every rank calls `ray.train.report` (Ray Train requires it); only rank 0 attaches the
-checkpoint, an ordinary Lightning `.ckpt` (loadable with `Module.load_from_checkpoint`).
-Metrics are everything the module logged, as floats, plus `epoch` = completed epochs.
+`EpochReportCallback` decides *when* (every validated epoch and the last one) and *what*
+(everything the module logged, as floats, plus `epoch` = completed epochs); a `ReportSink`
+decides where: `TrainReportSink` calls `ray.train.report` (a `raytrain train` run and the
+`fresh` executor), `raytrain.trial.serve.PoolSink` answers the warm trial that leased the
+slot and waits for its next command. Checkpoints are ordinary Lightning `.ckpt` files
+(loadable with `Module.load_from_checkpoint`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import lightning.pytorch as pl
 import ray.train
@@ -33,7 +36,33 @@ def scalar_metrics(callback_metrics: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-class RayReportCallback(Checkpoint):
+class ReportSink(Protocol):
+    def report(
+        self, trainer: pl.Trainer, metrics: dict[str, Any], wants_checkpoint: bool, is_last: bool
+    ) -> None:
+        """Called on every rank; `wants_checkpoint`: the checkpoint policy asks for one."""
+
+
+class TrainReportSink:
+    """Every rank calls `ray.train.report` (Ray Train requires it); only rank 0 attaches the
+    checkpoint."""
+
+    def report(
+        self, trainer: pl.Trainer, metrics: dict[str, Any], wants_checkpoint: bool, is_last: bool
+    ) -> None:
+        if not wants_checkpoint:
+            ray.train.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="raytrain-ckpt-") as tmp:
+            # All ranks call save_checkpoint (it may gather state); Lightning writes on rank 0.
+            trainer.save_checkpoint(os.path.join(tmp, CHECKPOINT_NAME))
+            checkpoint = (
+                ray.train.Checkpoint.from_directory(tmp) if trainer.is_global_zero else None
+            )
+            ray.train.report(metrics, checkpoint=checkpoint)
+
+
+class EpochReportCallback(Checkpoint):
     """Reports at the end of every epoch that ran validation (and at the last epoch).
 
     It subclasses Lightning's `Checkpoint` so Lightning runs it after the module's own
@@ -41,8 +70,14 @@ class RayReportCallback(Checkpoint):
     whether this is the final epoch.
     """
 
-    def __init__(self, policy: CheckpointPolicy, required_metrics: Iterable[str]) -> None:
+    def __init__(
+        self,
+        policy: CheckpointPolicy,
+        required_metrics: Iterable[str],
+        sink: ReportSink | None = None,
+    ) -> None:
         self.policy = policy
+        self.sink: ReportSink = sink or TrainReportSink()
         self.required_metrics = tuple(dict.fromkeys(required_metrics))
         self._validated_epoch = -1
         self._checked = False
@@ -65,13 +100,4 @@ class RayReportCallback(Checkpoint):
                 raise MetricNotLoggedError(missing, logged)
             self._checked = True
         metrics: dict[str, Any] = {**logged, "epoch": epoch}  # an int: ASHA's time unit
-        if not self.policy.wants(epoch, is_last):
-            ray.train.report(metrics)
-            return
-        with tempfile.TemporaryDirectory(prefix="raytrain-ckpt-") as tmp:
-            # All ranks call save_checkpoint (it may gather state); Lightning writes on rank 0.
-            trainer.save_checkpoint(os.path.join(tmp, CHECKPOINT_NAME))
-            checkpoint = (
-                ray.train.Checkpoint.from_directory(tmp) if trainer.is_global_zero else None
-            )
-            ray.train.report(metrics, checkpoint=checkpoint)
+        self.sink.report(trainer, metrics, self.policy.wants(epoch, is_last), is_last)

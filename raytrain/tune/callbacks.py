@@ -149,6 +149,16 @@ class RunDirCallback(Callback):
                 trial.trial_id, str(checkpoint), epoch=int(epoch) if epoch is not None else None
             )
 
+    def on_checkpoint(
+        self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any, **info: Any
+    ) -> None:
+        """A Tune checkpoint (warm trials save through Tune), of the epoch just reported."""
+        self._add(trial)
+        epoch = (trial.last_result or {}).get("epoch")
+        self.writer.trial_checkpoint(
+            trial.trial_id, str(checkpoint.path), epoch=int(epoch) if epoch is not None else None
+        )
+
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:

@@ -10,6 +10,8 @@ folder per trial holding our records of that trial and its Ray Train checkpoints
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +22,14 @@ import ray
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
+from raytrain.config.schema import checkpoint_keep
 from raytrain.errors import InputError, RunError
+from raytrain.executor.pool import pool_name, start_pool
+from raytrain.executor.trainable import ExecutorPoolCallback, make_warm_trainable
 from raytrain.layout import SearchRunLayout
 from raytrain.results import load_run
 from raytrain.results.export import export_best, render_top
-from raytrain.space import asha_rungs, dump_space, render_plan
+from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
 from raytrain.tune.budget import BudgetedSearchGenerator
@@ -103,19 +108,43 @@ def run_tune(
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-    tuner = _build_or_restore(
-        space,
-        run_dir,
-        budget,
-        plan.max_concurrent_trials,
-        options,
-        rungs=asha_rungs(space),
-    )
+    warm = space.resources.executor == "warm"
+    pool = None
+    # The slots' Train runs keep nothing there (they never report to Ray Train).
+    scratch = Path(tempfile.mkdtemp(prefix="raytrain-executors-"))
+    if warm:
+        # The slots' Train runs start now and warm up while Tune starts.
+        pool = start_pool(space, run_dir, slots=plan.max_concurrent_trials, storage_dir=scratch)
+        trainable = make_warm_trainable(pool_name(run_dir))
+    else:
+        trainable = make_trainable(space, run_dir)
     try:
+        tuner = _build_or_restore(
+            space,
+            run_dir,
+            budget,
+            plan.max_concurrent_trials,
+            options,
+            trainable=trainable,
+            rungs=asha_rungs(space),
+        )
         tuner.fit()
     except ray.exceptions.RayError as exc:  # pragma: no cover - cluster failures
         raise RunError(f"the search failed: {exc}") from exc
+    finally:
+        if pool is not None:
+            _stop_pool(pool)
+        shutil.rmtree(scratch, ignore_errors=True)
     return _finish(space, run_dir, budget, echo)
+
+
+def _stop_pool(pool: Any) -> None:
+    """End the slots' Train runs (each finishes the epoch it is in), then the pool."""
+    try:
+        ray.get(pool.shutdown.remote(), timeout=120)
+    except (ray.exceptions.RayError, TimeoutError):  # pragma: no cover - already gone
+        pass
+    ray.kill(pool)
 
 
 def _build_or_restore(
@@ -125,9 +154,9 @@ def _build_or_restore(
     concurrency: int,
     options: TuneOptions,
     *,
+    trainable: Any,
     rungs: list[int],
 ) -> Any:
-    trainable = make_trainable(space, run_dir)
     layout = SearchRunLayout(run_dir)
     tune_dir = str(layout.trials_dir)
     if options.resume and tune.Tuner.can_restore(tune_dir):
@@ -157,6 +186,9 @@ def _build_or_restore(
             live=options.live,
         ),
     ]
+    warm = space.resources.executor == "warm"
+    if warm:
+        callbacks.append(ExecutorPoolCallback(pool_name(run_dir)))
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -164,7 +196,9 @@ def _build_or_restore(
             scheduler=make_scheduler(space),
             num_samples=budget,
             trial_dirname_creator=trial_dirname,
-            reuse_actors=False,
+            # warm trials are thin actors worth keeping; a fresh trial's actor sits in
+            # TorchTrainer.fit() and cannot be reset (ray/tune/trainable/function_trainable.py)
+            reuse_actors=warm,
         ),
         run_config=tune.RunConfig(
             name=layout.TRIALS_DIRNAME,
@@ -172,6 +206,12 @@ def _build_or_restore(
             failure_config=tune.FailureConfig(max_failures=space.failure.max_failures),
             stop=NonFiniteStopper(space.metric),
             callbacks=callbacks,
+            # warm trials checkpoint through Tune (a fresh trial's Train run keeps its own)
+            checkpoint_config=tune.CheckpointConfig(
+                **checkpoint_keep(trial_config(space, {}).checkpoint)
+            )
+            if warm
+            else None,
             verbose=2 if options.verbose else 0,
         ),
     )

@@ -21,7 +21,7 @@ from raytrain.errors import InputError
 from raytrain.trial.checkpointing import CheckpointPolicy
 from raytrain.trial.errors import MetricNotLoggedError
 from raytrain.trial.loop import required_metrics
-from raytrain.trial.report import RayReportCallback
+from raytrain.trial.report import EpochReportCallback
 
 
 def test_a_file_without_metric_marks_it_default_and_writes_it_back_without() -> None:
@@ -104,7 +104,7 @@ def _fit(tmp_path: Path, config: str, monkeypatch: pytest.MonkeyPatch) -> list[d
     path = tmp_path / "train.yaml"
     path.write_text(config)
     cfg = load_train_config(path)
-    callback = RayReportCallback(
+    callback = EpochReportCallback(
         CheckpointPolicy.from_config(cfg.checkpoint), required_metrics(cfg)
     )
     data = TensorDataset(torch.randn(8, 4), torch.randn(8, 1))

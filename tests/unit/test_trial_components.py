@@ -186,7 +186,7 @@ def test_lightning_trainer_honours_the_trainer_config() -> None:
     from lightning.pytorch.callbacks import EarlyStopping
 
     from raytrain.trial.loop import trainer_kwargs, trial_callbacks
-    from raytrain.trial.report import RayReportCallback
+    from raytrain.trial.report import EpochReportCallback
 
     cfg = _cfg(
         trainer=TrainerConfig(
@@ -212,7 +212,7 @@ def test_lightning_trainer_honours_the_trainer_config() -> None:
     assert trainer.precision == "bf16-mixed"
     stopper = next(c for c in trainer.callbacks if isinstance(c, EarlyStopping))
     assert (stopper.monitor, stopper.mode, stopper.patience) == ("val_acc", "max", 3)
-    reporter = next(c for c in trainer.callbacks if isinstance(c, RayReportCallback))
+    reporter = next(c for c in trainer.callbacks if isinstance(c, EpochReportCallback))
     assert reporter.required_metrics == ("val_acc", "val_loss")
     assert trainer.logger is None and not trainer.progress_bar_callback
     assert _cfg().trainer.limit_train_batches is None

@@ -1,0 +1,339 @@
+"""The executor pool: one actor that owns the search's warm slots and leases them to trials.
+
+A slot is one long-lived Ray Train `TorchTrainer.fit()` (`raytrain.executor.slot`) whose
+ranks serve trial after trial (`raytrain.trial.serve`). The pool runs each slot's `fit()` in
+a thread of its own process, keeps one command log per slot that every rank reads in order,
+and routes rank 0's replies to the trial that holds the lease. A slot whose `fit()` ends
+(a rank raised, a node died, or it was recycled) is started again in the background; the
+trial it was serving fails and Tune retries it from its last checkpoint.
+
+The pool holds no CPU (its slots' Train workers hold them) and lives on the driver's node;
+it is owned by the driver, so a killed driver takes it and every slot with it. Its name is
+derived from the run directory, so Tune callbacks restored from the experiment state on
+`--resume` find the new driver's pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from raytrain.executor.protocol import (
+    Command,
+    Failed,
+    Reply,
+    Shutdown,
+    SlotInfo,
+    Start,
+    Stop,
+)
+from raytrain.space.types import Space
+
+log = logging.getLogger(__name__)
+
+# A slot that dies this many times in a row before its ranks ever ask for work cannot start
+# (bad runtime env, a worker that cannot import the user's module): fail trials instead of
+# restarting it forever.
+START_ATTEMPTS = 3
+
+
+def pool_name(run_dir: Path) -> str:
+    digest = hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:12]
+    return f"raytrain-executors-{digest}"
+
+
+@dataclass
+class _Lease:
+    id: str
+    trial_id: str
+    slot: int
+    incarnation: int
+    created: float = field(default_factory=time.time)
+    inbox: asyncio.Queue[Reply] = field(default_factory=asyncio.Queue)
+    ended: bool = False
+
+
+@dataclass
+class _Slot:
+    index: int
+    incarnation: int = 0
+    log: list[Command] = field(default_factory=list)
+    state: str = "starting"  # starting | ready | dead
+    lease: _Lease | None = None
+    served: int = 0  # trials released by this incarnation
+    retiring: bool = False  # Shutdown queued to recycle it
+    failed_starts: int = 0
+    trials: list[str] = field(default_factory=list)
+    thread: threading.Thread | None = None
+
+
+class ExecutorPool:
+    """The actor class; create it with `start_pool` (placement, name, concurrency)."""
+
+    def __init__(
+        self,
+        *,
+        space: Space,
+        slots: int,
+        storage_dir: str,
+        launch: Callable[..., None] | None = None,
+    ) -> None:
+        self._space = space
+        self._storage_dir = storage_dir
+        self._launch = launch  # tests pass a fake; None: raytrain.executor.slot.fit_slot
+        self._slots = [_Slot(index=k) for k in range(slots)]
+        self._leases: dict[str, _Lease] = {}
+        self._changed = asyncio.Condition()
+        self._closing = False
+        self._broken: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._me: Any = None
+
+    # ---- life cycle --------------------------------------------------------------------
+    async def start(self) -> int:
+        """Start every slot's Train run (in the background); returns the number of slots."""
+        self._loop = asyncio.get_running_loop()
+        self._me = ray.get_runtime_context().current_actor
+        # The slots' threads block in TorchTrainer.fit() by design, never the event loop;
+        # Ray's warning about blocking gets in async actors (ray/_private/worker.py) does not
+        # tell threads apart.
+        os.environ["RAY_WARN_BLOCKING_GET_INSIDE_ASYNC"] = "0"
+        async with self._changed:
+            for slot in self._slots:
+                self._spawn(slot)
+        return len(self._slots)
+
+    def _spawn(self, slot: _Slot) -> None:
+        """A new incarnation of `slot`: an empty log and a thread running its `fit()`."""
+        slot.incarnation += 1
+        slot.log = []
+        slot.state, slot.lease, slot.served, slot.retiring = "starting", None, 0, False
+        incarnation = slot.incarnation
+        thread = threading.Thread(
+            target=self._run_fit,
+            args=(slot.index, incarnation),
+            name=f"raytrain-slot-{slot.index}-{incarnation}",
+            daemon=True,
+        )
+        slot.thread = thread
+        thread.start()
+
+    def _run_fit(self, index: int, incarnation: int) -> None:
+        """Thread body: the slot's TorchTrainer.fit(), then tell the event loop it ended."""
+        error: str | None = None
+        try:
+            launch = self._launch
+            if launch is None:
+                # Imported in this actor only: the driver that creates the pool never loads
+                # torch (the Ray import rule in raytrain/local_ray.py).
+                from raytrain.executor.slot import fit_slot
+
+                launch = fit_slot
+            launch(
+                pool=self._me,
+                index=index,
+                incarnation=incarnation,
+                space=self._space,
+                storage_dir=self._storage_dir,
+            )
+        except BaseException as exc:  # noqa: BLE001 - any end of fit() is reported
+            error = _describe(exc)
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._slot_ended(index, incarnation, error), self._loop)
+
+    async def _slot_ended(self, index: int, incarnation: int, error: str | None) -> None:
+        async with self._changed:
+            slot = self._slots[index]
+            if slot.incarnation != incarnation:
+                return
+            never_ready = slot.state == "starting"
+            slot.state = "dead"
+            if slot.lease is not None:
+                self._end_lease(slot.lease, Failed(error or "the trial's worker group ended"))
+            if error is not None:
+                log.warning("executor slot %d ended: %s", index, error.splitlines()[-1])
+            slot.failed_starts = slot.failed_starts + 1 if (error and never_ready) else 0
+            if slot.failed_starts >= START_ATTEMPTS and error is not None:
+                self._broken = (
+                    f"the trial worker group could not start ({START_ATTEMPTS} attempts):\n"
+                    f"{error}"
+                )
+            if not self._closing and self._broken is None:
+                self._spawn(slot)
+            self._changed.notify_all()
+
+    async def shutdown(self, timeout_s: float = 60.0) -> None:
+        """End every slot's Train run (ranks finish their trial's epoch first)."""
+        async with self._changed:
+            self._closing = True
+            for slot in self._slots:
+                if slot.state != "dead":
+                    slot.log.append(Shutdown())
+            self._changed.notify_all()
+        deadline = time.monotonic() + timeout_s
+        for slot in self._slots:
+            thread = slot.thread
+            if thread is not None:
+                left = max(0.0, deadline - time.monotonic())
+                await asyncio.get_running_loop().run_in_executor(None, thread.join, left)
+
+    # ---- the trial side (raytrain.executor.trainable.WarmTrial) ------------------------
+    async def lease(self, trial_id: str) -> str:
+        """A slot for `trial_id` (waits while every slot is leased); returns the lease id.
+
+        Raises RuntimeError when the slots cannot start at all."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._free() is not None or self._gone())
+            if self._broken:
+                raise RuntimeError(self._broken)
+            if self._closing:
+                raise RuntimeError("the search is shutting down")
+            slot = self._free()
+            assert slot is not None
+            lease = _Lease(
+                id=uuid.uuid4().hex,
+                trial_id=trial_id,
+                slot=slot.index,
+                incarnation=slot.incarnation,
+            )
+            slot.lease = lease
+            slot.trials.append(trial_id)
+            self._leases[lease.id] = lease
+            return lease.id
+
+    def _free(self) -> _Slot | None:
+        free = [s for s in self._slots if s.lease is None and not s.retiring and s.state != "dead"]
+        # a slot whose ranks are already waiting starts the trial at once
+        free.sort(key=lambda s: (s.state != "ready", s.index))
+        return free[0] if free else None
+
+    def _gone(self) -> bool:
+        return self._closing or self._broken is not None
+
+    async def send(self, lease_id: str, command: Command) -> Reply:
+        """Queue `command` for the lease's slot and wait for the reply it asks for."""
+        async with self._changed:
+            lease = self._leases.get(lease_id)
+            if lease is None or lease.ended:
+                return Failed("the trial's lease has ended (its worker group stopped)")
+            slot = self._slots[lease.slot]
+            slot.log.append(command)
+            self._changed.notify_all()
+        return await lease.inbox.get()
+
+    async def release(self, lease_id: str) -> None:
+        """The trial is over: its slot finishes the current epoch's park and serves the next.
+        Idempotent; also called for trials whose slot already died."""
+        async with self._changed:
+            lease = self._leases.get(lease_id)
+            if lease is not None:
+                self._release(lease)
+
+    async def release_trial(self, trial_id: str, before: float) -> None:
+        """`release` by trial id, of the leases taken before `before` (unix time; a retried
+        trial's next lease is not this call's): the driver's Tune callback, when Tune ends
+        or retries a trial, also one whose actor died without releasing its slot."""
+        async with self._changed:
+            for lease in list(self._leases.values()):
+                if lease.trial_id == trial_id and lease.created < before:
+                    self._release(lease)
+
+    def _release(self, lease: _Lease) -> None:
+        self._leases.pop(lease.id, None)
+        slot = self._slots[lease.slot]
+        if lease.ended or slot.lease is not lease:
+            return
+        lease.ended = True
+        slot.lease = None
+        slot.log.append(Stop(lease.id))
+        slot.served += 1
+        recycle = self._space.resources.recycle_after
+        if recycle is not None and slot.served >= recycle and not self._closing:
+            slot.log.append(Shutdown())  # its fit() ends; _slot_ended starts a new one
+            slot.retiring = True
+        self._changed.notify_all()
+
+    def _end_lease(self, lease: _Lease, failure: Failed) -> None:
+        if not lease.ended:
+            lease.ended = True
+            lease.inbox.put_nowait(failure)
+        self._slots[lease.slot].lease = None
+
+    # ---- the rank side (raytrain.trial.serve) -------------------------------------------
+    async def next_command(self, index: int, incarnation: int, rank: int, seq: int) -> Command:
+        """Command number `seq` of the slot's log (waits for it); Shutdown to a stale rank."""
+        async with self._changed:
+            slot = self._slots[index]
+            if rank == 0 and slot.incarnation == incarnation and slot.state == "starting":
+                slot.state = "ready"
+                slot.failed_starts = 0
+                self._changed.notify_all()
+            await self._changed.wait_for(
+                lambda: slot.incarnation != incarnation or len(slot.log) > seq
+            )
+            if slot.incarnation != incarnation:
+                return Shutdown()
+            return slot.log[seq]
+
+    async def reply(self, index: int, incarnation: int, lease_id: str, message: Reply) -> None:
+        async with self._changed:
+            lease = self._leases.get(lease_id)
+            if lease is None or lease.ended or lease.incarnation != incarnation:
+                return  # a trial that was released meanwhile: nobody waits for this
+            if isinstance(message, Failed):
+                self._end_lease(lease, message)
+            else:
+                lease.inbox.put_nowait(message)
+
+    # ---- introspection ----------------------------------------------------------------
+    async def slots(self) -> list[SlotInfo]:
+        return [
+            SlotInfo(
+                index=s.index,
+                incarnation=s.incarnation,
+                state="leased" if s.lease is not None else s.state,
+                served=s.served,
+                trials=list(s.trials),
+            )
+            for s in self._slots
+        ]
+
+
+def _describe(exc: BaseException) -> str:
+    """A slot's end as text for the trial it was serving (`fit_slot` has already turned Ray
+    Train's error into the worker's own message); the rank's own traceback, when a rank
+    raised, reached the trial first."""
+    return "".join(traceback.format_exception_only(exc)).strip()
+
+
+def start_pool(space: Space, run_dir: Path, *, slots: int, storage_dir: Path) -> Any:
+    """Create the pool actor on this (the driver's) node and start its slots' Train runs.
+
+    Returns the actor handle; its slots warm up while Tune starts."""
+    actor_cls = ray.remote(ExecutorPool)
+    pool = actor_cls.options(  # type: ignore[attr-defined]
+        name=pool_name(run_dir),
+        num_cpus=0,
+        max_concurrency=1000,  # every rank and trial waits in it at once
+        scheduling_strategy=NodeAffinitySchedulingStrategy(
+            node_id=ray.get_runtime_context().get_node_id(), soft=False
+        ),
+    ).remote(space=space, slots=slots, storage_dir=str(storage_dir))
+    ray.get(pool.start.remote())
+    return pool
+
+
+__all__ = ["ExecutorPool", "Start", "pool_name", "start_pool"]

@@ -1,0 +1,65 @@
+"""One warm slot: a Ray Train `TorchTrainer.fit()` whose ranks serve trials until told to stop.
+
+Runs in a thread of the pool actor (`raytrain.executor.pool`). Ray Train keeps doing what it
+does for a single run: it places the workers (across nodes), sets up the torch process group
+(gloo on CPU, NCCL on GPU), CUDA_VISIBLE_DEVICES, and tears the whole group down when any
+rank fails; raytrain's train function (`raytrain.trial.serve.serve_trials`) just does not
+return after one trial.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import ray.train
+from ray.train.torch import TorchConfig, TorchTrainer
+
+from raytrain.config.schema import ResourcesConfig
+from raytrain.errors import RunError
+from raytrain.space.types import Space
+from raytrain.trial.failures import explain_failure
+from raytrain.trial.serve import serve_trials
+from raytrain.trial.trainer import scaling_config
+
+# A collective that waits longer than this fails the slot instead of hanging the search (a
+# rank stuck in all-reduce after its peer died); Ray Train's own default is 30 min.
+COLLECTIVE_TIMEOUT_S = 600
+
+
+def slot_resources(space: Space) -> ResourcesConfig:
+    r = space.resources
+    return ResourcesConfig(
+        workers=r.workers_per_trial,
+        cpus_per_worker=r.cpus_per_worker,
+        gpus_per_worker=r.gpus_per_worker,
+    )
+
+
+def fit_slot(*, pool: Any, index: int, incarnation: int, space: Space, storage_dir: str) -> None:
+    """Blocks while the slot serves trials; raises RunError with the worker's message when
+    its worker group fails."""
+    trainer = TorchTrainer(
+        serve_trials,
+        train_loop_config={
+            "pool": pool,
+            "slot": index,
+            "incarnation": incarnation,
+            "space": space,
+        },
+        torch_config=TorchConfig(timeout_s=COLLECTIVE_TIMEOUT_S),
+        scaling_config=scaling_config(slot_resources(space)),
+        run_config=ray.train.RunConfig(
+            # unique: Train V2 would otherwise try to resume an earlier run of this name
+            name=f"slot{index}-{incarnation}-{uuid.uuid4().hex[:8]}",
+            storage_path=storage_dir,
+            # a failed rank ends the slot; the trial's retries are Tune's (failure.max_failures)
+            failure_config=ray.train.FailureConfig(max_failures=0),
+        ),
+    )
+    try:
+        trainer.fit()
+    except RunError:
+        raise
+    except Exception as exc:  # TrainingFailedError and Ray's actor errors
+        raise RunError(str(explain_failure(exc))) from None

@@ -1,0 +1,117 @@
+"""The Tune side of the warm executor: a thin, reusable trial that drives a leased slot.
+
+`WarmTrial` imports neither torch nor Lightning and holds no CPU (`TRIAL_BUNDLE`): Tune
+starts and caches these actors (`reuse_actors=True`), and everything expensive lives in the
+pool's slots. Each `step()` trains exactly one validated epoch on the slot and returns its
+metrics, so the scheduler's answer (continue / stop) arrives before the next epoch starts:
+a trial ASHA stops at a rung trains no epoch past it. Checkpoints are Tune's own
+(`save_checkpoint` / `load_checkpoint`), kept and pruned by `tune.CheckpointConfig` under
+`trials/<id>/checkpoint_*/`, and restored trials (retry, `--resume`) continue from them.
+
+`ExecutorPoolCallback` tells the pool in the driver when Tune ends a trial, so its slot is
+free at once even when Tune keeps the trial's actor cached for a later trial.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ray
+from ray import tune
+
+from raytrain.executor.protocol import Advance, EpochDone, Failed, Save, Saved, Start
+from raytrain.layout import CHECKPOINT_NAME
+from raytrain.tune.resources import TRIAL_BUNDLE
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
+
+
+class TrialFailed(RuntimeError):
+    """A trial's epoch failed on its slot; the text is the failing rank's traceback."""
+
+
+class WarmTrial(tune.Trainable):
+    def setup(self, config: dict[str, Any], pool_name: str = "") -> None:
+        self._pool = ray.get_actor(pool_name)
+        self._lease: str | None = None
+        self._lease_slot(config)
+
+    def _lease_slot(self, config: dict[str, Any]) -> None:
+        self._params = dict(config)
+        self._started = False
+        self._resume: list[Any] | None = None
+        self._lease = ray.get(self._pool.lease.remote(self.trial_id))
+
+    def _send(self, command: Any) -> Any:
+        reply = ray.get(self._pool.send.remote(self._lease, command))
+        if isinstance(reply, Failed):
+            raise TrialFailed(reply.text)
+        return reply
+
+    def step(self) -> dict[str, Any]:
+        assert self._lease is not None
+        if self._started:
+            command: Any = Advance(self._lease)
+        else:
+            command = Start(self._lease, self.trial_id, self._params, self._resume)
+            self._started = True
+        done: EpochDone = self._send(command)
+        return {**done.metrics, "should_checkpoint": done.wants_checkpoint, "done": done.is_last}
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        assert self._lease is not None
+        node = ray.get_runtime_context().get_node_id()
+        saved: Saved = self._send(Save(self._lease, checkpoint_dir, node))
+        if not saved.written:
+            assert saved.data is not None
+            Path(checkpoint_dir, CHECKPOINT_NAME).write_bytes(ray.get(saved.data[0]))
+
+    def load_checkpoint(self, checkpoint: Any) -> None:
+        # Tune may delete a downloaded copy once this returns; the fit starts at step().
+        data = Path(str(checkpoint), CHECKPOINT_NAME).read_bytes()
+        self._resume = [ray.put(data)]
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        self._release()
+        self._lease_slot(new_config)
+        return True
+
+    def cleanup(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._lease is not None:
+            ray.get(self._pool.release.remote(self._lease))
+            self._lease = None
+
+
+def make_warm_trainable(pool: str) -> Any:
+    """The Tune trainable of a warm search: `WarmTrial` bound to the pool named `pool`."""
+    return tune.with_resources(tune.with_parameters(WarmTrial, pool_name=pool), TRIAL_BUNDLE)
+
+
+class ExecutorPoolCallback(tune.Callback):
+    """Driver-side: free a trial's slot as soon as Tune ends the trial."""
+
+    def __init__(self, pool: str) -> None:
+        self.pool = pool
+
+    def _release(self, trial: Trial) -> None:
+        try:
+            ray.get_actor(self.pool).release_trial.remote(trial.trial_id, time.time())
+        except ValueError:  # the pool is gone (search shutting down)
+            pass
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._release(trial)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._release(trial)
+
+    def on_trial_recover(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self._release(trial)
