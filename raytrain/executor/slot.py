@@ -15,32 +15,30 @@ from typing import Any
 import ray.train
 from ray.train.torch import TorchConfig, TorchTrainer
 
-from raytrain.config.schema import ResourcesConfig
 from raytrain.errors import RunError
+from raytrain.space.materialize import trial_resources
 from raytrain.space.types import Space
 from raytrain.trial.failures import explain_failure
-from raytrain.trial.serve import serve_trials
-from raytrain.trial.trainer import scaling_config
+from raytrain.trial.scaling import scaling_config
 
 # A collective that waits longer than this fails the slot instead of hanging the search (a
 # rank stuck in all-reduce after its peer died); Ray Train's own default is 30 min.
 COLLECTIVE_TIMEOUT_S = 600
 
 
-def slot_resources(space: Space) -> ResourcesConfig:
-    r = space.resources
-    return ResourcesConfig(
-        workers=r.workers_per_trial,
-        cpus_per_worker=r.cpus_per_worker,
-        gpus_per_worker=r.gpus_per_worker,
-    )
+def serve(loop_config: dict[str, Any]) -> None:
+    """The slot's train function. Ray pickles it by reference, so Train's controller imports
+    this module to unpickle it; Lightning is imported in the workers only, here."""
+    from raytrain.trial.serve import serve_trials
+
+    serve_trials(loop_config)
 
 
 def fit_slot(*, pool: Any, index: int, incarnation: int, space: Space, storage_dir: str) -> None:
     """Blocks while the slot serves trials; raises RunError with the worker's message when
     its worker group fails."""
     trainer = TorchTrainer(
-        serve_trials,
+        serve,
         train_loop_config={
             "pool": pool,
             "slot": index,
@@ -48,7 +46,7 @@ def fit_slot(*, pool: Any, index: int, incarnation: int, space: Space, storage_d
             "space": space,
         },
         torch_config=TorchConfig(timeout_s=COLLECTIVE_TIMEOUT_S),
-        scaling_config=scaling_config(slot_resources(space)),
+        scaling_config=scaling_config(trial_resources(space)),
         run_config=ray.train.RunConfig(
             # unique: Train V2 would otherwise try to resume an earlier run of this name
             name=f"slot{index}-{incarnation}-{uuid.uuid4().hex[:8]}",

@@ -38,13 +38,14 @@ def trial_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
 def trial_train_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
     """The complete train config of one trial: base config + sampled values + the
     space's per-trial resources (so an exported config reproduces the same layout)."""
-    cfg = trial_config(space, params)
+    return dataclasses.replace(trial_config(space, params), resources=trial_resources(space))
+
+
+def trial_resources(space: Space) -> ResourcesConfig:
+    """The Train workers of every trial of `space` (one shape per search)."""
     r = space.resources
-    return dataclasses.replace(
-        cfg,
-        resources=ResourcesConfig(
-            workers=r.workers_per_trial,
-            cpus_per_worker=r.cpus_per_worker,
-            gpus_per_worker=r.gpus_per_worker,
-        ),
+    return ResourcesConfig(
+        workers=r.workers_per_trial,
+        cpus_per_worker=r.cpus_per_worker,
+        gpus_per_worker=r.gpus_per_worker,
     )

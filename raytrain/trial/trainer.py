@@ -12,20 +12,10 @@ from collections.abc import Iterable
 import ray.train
 from ray.train.torch import TorchTrainer
 
-from raytrain.config.schema import ResourcesConfig, TrainConfig
+from raytrain.config.schema import TrainConfig
 from raytrain.trial.checkpointing import ray_checkpoint_config
 from raytrain.trial.loop import train_loop_per_worker
-
-
-def scaling_config(resources: ResourcesConfig) -> ray.train.ScalingConfig:
-    per_worker = {"CPU": resources.cpus_per_worker}
-    if resources.gpus_per_worker > 0:
-        per_worker["GPU"] = resources.gpus_per_worker
-    return ray.train.ScalingConfig(
-        num_workers=resources.workers,
-        use_gpu=resources.gpus_per_worker > 0,
-        resources_per_worker=per_worker,
-    )
+from raytrain.trial.scaling import scaling_config
 
 
 def build_torch_trainer(
