@@ -66,6 +66,7 @@ def make_space(
     concurrency: int | str,
     grace: int = 1,
     reduction_factor: float = 2,
+    executor: str = "warm",
 ) -> dict[str, Any]:
     """BENCH_SPACE with the benchmark's sizes and search settings filled in."""
     space = copy.deepcopy(BENCH_SPACE)
@@ -80,6 +81,7 @@ def make_space(
     else:
         space["scheduler"] = {"type": scheduler}
     space["resources"]["max_concurrent_trials"] = concurrency
+    space["resources"]["executor"] = executor
     return space
 
 
@@ -90,6 +92,9 @@ def bench_parser(description: str | None) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--storage", type=Path, default=None, help="keep run directories here (default: temp dir)"
+    )
+    parser.add_argument(
+        "--executor", choices=["warm", "fresh"], default="warm", help="resources.executor"
     )
     return parser
 

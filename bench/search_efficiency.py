@@ -143,6 +143,7 @@ def main() -> None:
                     scheduler=scheduler,
                     seed=seed,
                     concurrency=concurrency,
+                    executor=args.executor,
                 )
                 name = f"{method.replace('+', '-')}-s{seed}"
                 space_file = write_space(space, storage / f"{name}.yaml")

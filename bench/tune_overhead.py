@@ -1,8 +1,9 @@
 """What raytrain's Ray layer costs a search, against plain Optuna in one process.
 
 The same module (built-in mlp on digits), space, trial count and epochs run two ways:
-  raytrain   `raytrain tune` in a subprocess (private local Ray, TorchTrainer per trial,
-             TPE + ASHA, raytrain's default checkpoint policy)
+  raytrain   `raytrain tune` in a subprocess (private local Ray, warm executors by default,
+             `--executor fresh`: a TorchTrainer per trial; TPE + ASHA, raytrain's default
+             checkpoint policy)
   optuna     one Python process: the same TPE sampler (raytrain's own settings) +
              optuna.pruners.SuccessiveHalvingPruner(min_resource=grace, reduction_factor=rf);
              the objective is a plain Lightning fit built with raytrain's own builders
@@ -13,6 +14,7 @@ threads in the same process, each trial's torch limited to cpus_per_worker threa
 Ray worker), and prints wall time, the ratio, and the fixed cost per trial.
 
     python bench/tune_overhead.py [--trials 8] [--epochs 4] [--concurrency 1 2] [--quick]
+                                  [--samples N] [--executor warm|fresh]
 """
 
 from __future__ import annotations
@@ -65,9 +67,13 @@ def optuna_search(space_file: Path, n_jobs: int) -> OptunaRun:
     # A Ray worker runs torch with OMP_NUM_THREADS = its CPUs; do the same per trial.
     torch.set_num_threads(max(1, int(space.resources.cpus_per_worker)))
     sampler = make_sampler(space)
-    pruner = optuna.pruners.SuccessiveHalvingPruner(
-        min_resource=space.scheduler.grace_period,
-        reduction_factor=int(space.scheduler.reduction_factor),
+    pruner: optuna.pruners.BasePruner = (
+        optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=space.scheduler.grace_period,
+            reduction_factor=int(space.scheduler.reduction_factor),
+        )
+        if space.scheduler.type == "asha"
+        else optuna.pruners.NopPruner()  # fifo: every trial trains max_epochs
     )
     study = optuna.create_study(
         direction="maximize" if space.mode == "max" else "minimize", sampler=sampler, pruner=pruner
@@ -178,6 +184,13 @@ def main() -> None:
     parser.add_argument("--rf", type=int, default=2, help="reduction factor (both)")
     parser.add_argument("--seed", type=int, default=0, help="search.seed")
     parser.add_argument("--quick", action="store_true", help="2 trials x 2 epochs (smoke run)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="train on built-in `synthetic` data of this many samples (64 features, 10 "
+        "classes) instead of digits: a medium search with epochs of seconds",
+    )
     args = parser.parse_args()
     if args.quick:
         args.trials, args.epochs = 2, 2
@@ -195,7 +208,16 @@ def main() -> None:
                 concurrency=conc,
                 grace=args.grace,
                 reduction_factor=args.rf,
+                executor=args.executor,
             )
+            if args.samples:
+                space["config"]["data"] = {
+                    "name": "synthetic",
+                    "num_samples": args.samples,
+                    "num_features": 64,
+                    "num_classes": 10,
+                    "batch_size": 64,
+                }
             space_file = write_space(space, storage / f"space-c{conc}.yaml")
             print(f"concurrency {conc}: raytrain tune ...", flush=True)
             rt = raytrain_tune(space_file, storage, f"overhead-c{conc}")
@@ -204,8 +226,9 @@ def main() -> None:
             rows.append(Row(conc, rt, op))
 
     print(
-        f"\nmlp on digits, {args.trials} trials x <= {args.epochs} epochs, TPE + ASHA/SHA "
-        f"(grace {args.grace}, rf {args.rf}), {os.cpu_count()} CPUs; "
+        f"\nmlp on {f'synthetic ({args.samples} samples)' if args.samples else 'digits'}, "
+        f"{args.trials} trials x <= {args.epochs} epochs, TPE + ASHA/SHA "
+        f"(grace {args.grace}, rf {args.rf}), executor {args.executor}, {os.cpu_count()} CPUs; "
         f"benchmark took {time.perf_counter() - t_all:.0f} s\n"
     )
     print_table(HEADERS, [r.cells(args.trials) for r in rows])

@@ -91,6 +91,9 @@ class ExecutorPool:
         storage_dir: str,
         launch: Callable[..., None] | None = None,
     ) -> None:
+        """`launch(pool=, index=, incarnation=, space=, storage_dir=)` runs one slot and
+        returns when it ends; None: a Ray Train run (`fit_slot`, which gets the actor's
+        handle as `pool`). Tests pass their own, which gets this object."""
         self._space = space
         self._storage_dir = storage_dir
         self._launch = launch  # tests pass a fake; None: raytrain.executor.slot.fit_slot
@@ -100,13 +103,11 @@ class ExecutorPool:
         self._closing = False
         self._broken: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._me: Any = None
 
     # ---- life cycle --------------------------------------------------------------------
     async def start(self) -> int:
         """Start every slot's Train run (in the background); returns the number of slots."""
         self._loop = asyncio.get_running_loop()
-        self._me = ray.get_runtime_context().current_actor
         # The slots' threads block in TorchTrainer.fit() by design, never the event loop;
         # Ray's warning about blocking gets in async actors (ray/_private/worker.py) does not
         # tell threads apart.
@@ -135,21 +136,21 @@ class ExecutorPool:
         """Thread body: the slot's TorchTrainer.fit(), then tell the event loop it ended."""
         error: str | None = None
         try:
-            launch = self._launch
+            launch, pool = self._launch, self
             if launch is None:
                 # Imported in this actor only: the driver that creates the pool never loads
                 # torch (the Ray import rule in raytrain/local_ray.py).
                 from raytrain.executor.slot import fit_slot
 
-                launch = fit_slot
+                launch, pool = fit_slot, ray.get_runtime_context().current_actor
             launch(
-                pool=self._me,
+                pool=pool,
                 index=index,
                 incarnation=incarnation,
                 space=self._space,
                 storage_dir=self._storage_dir,
             )
-        except BaseException as exc:  # noqa: BLE001 - any end of fit() is reported
+        except BaseException as exc:  # any end of fit() is reported
             error = _describe(exc)
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(self._slot_ended(index, incarnation, error), self._loop)
@@ -168,8 +169,7 @@ class ExecutorPool:
             slot.failed_starts = slot.failed_starts + 1 if (error and never_ready) else 0
             if slot.failed_starts >= START_ATTEMPTS and error is not None:
                 self._broken = (
-                    f"the trial worker group could not start ({START_ATTEMPTS} attempts):\n"
-                    f"{error}"
+                    f"the trial worker group could not start ({START_ATTEMPTS} attempts):\n{error}"
                 )
             if not self._closing and self._broken is None:
                 self._spawn(slot)
@@ -323,13 +323,14 @@ def start_pool(space: Space, run_dir: Path, *, slots: int, storage_dir: Path) ->
     """Create the pool actor on this (the driver's) node and start its slots' Train runs.
 
     Returns the actor handle; its slots warm up while Tune starts."""
-    actor_cls = ray.remote(ExecutorPool)
-    pool = actor_cls.options(  # type: ignore[attr-defined]
+    actor_cls: Any = ray.remote(ExecutorPool)
+    pool = actor_cls.options(
         name=pool_name(run_dir),
         num_cpus=0,
         max_concurrency=1000,  # every rank and trial waits in it at once
+        # near the driver (its Train controllers follow it there); anywhere if it cannot be
         scheduling_strategy=NodeAffinitySchedulingStrategy(
-            node_id=ray.get_runtime_context().get_node_id(), soft=False
+            node_id=ray.get_runtime_context().get_node_id(), soft=True
         ),
     ).remote(space=space, slots=slots, storage_dir=str(storage_dir))
     ray.get(pool.start.remote())

@@ -14,6 +14,7 @@ free at once even when Tune keeps the trial's actor cached for a later trial.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ class TrialFailed(RuntimeError):
 
 class WarmTrial(tune.Trainable):
     def setup(self, config: dict[str, Any], pool_name: str = "") -> None:
-        self._pool = ray.get_actor(pool_name)
+        self._pool: Any = ray.get_actor(pool_name)
         self._lease: str | None = None
         self._lease_slot(config)
 
@@ -46,7 +47,7 @@ class WarmTrial(tune.Trainable):
         self._lease = ray.get(self._pool.lease.remote(self.trial_id))
 
     def _send(self, command: Any) -> Any:
-        reply = ray.get(self._pool.send.remote(self._lease, command))
+        reply: Any = ray.get(self._pool.send.remote(self._lease, command))
         if isinstance(reply, Failed):
             raise TrialFailed(reply.text)
         return reply
@@ -100,15 +101,17 @@ class ExecutorPoolCallback(tune.Callback):
         self.pool = pool
 
     def _release(self, trial: Trial) -> None:
-        try:
+        with contextlib.suppress(ValueError):  # the pool is gone (search shutting down)
             ray.get_actor(self.pool).release_trial.remote(trial.trial_id, time.time())
-        except ValueError:  # the pool is gone (search shutting down)
-            pass
 
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._release(trial)
 
-    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._release(trial)
 
     def on_trial_recover(

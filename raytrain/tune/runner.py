@@ -9,6 +9,7 @@ folder per trial holding our records of that trial and its Ray Train checkpoints
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -147,10 +148,8 @@ def run_tune(
 
 def _stop_pool(pool: Any) -> None:
     """End the slots' Train runs (each finishes the epoch it is in), then the pool."""
-    try:
+    with contextlib.suppress(ray.exceptions.RayError, TimeoutError):  # already gone
         ray.get(pool.shutdown.remote(), timeout=120)
-    except (ray.exceptions.RayError, TimeoutError):  # pragma: no cover - already gone
-        pass
     ray.kill(pool)
 
 

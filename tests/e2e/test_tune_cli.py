@@ -29,6 +29,7 @@ RAYTRAIN = str(Path(sys.executable).parent / "raytrain")
 
 TOY = '''
 import math
+import os
 import time
 
 import lightning.pytorch as pl
@@ -65,6 +66,9 @@ class Toy(pl.LightningModule):
             loss = loss * math.nan
         self.log("val_loss", loss)
         self.log("val_acc", (logits.argmax(-1) == y).float().mean())
+        # which process trained it (rank 0), and in how big a DDP group
+        self.log("pid", float(os.getpid()))
+        self.log("world_size", float(self.trainer.world_size))
 
     def on_validation_epoch_end(self):
         time.sleep(self.epoch_seconds)
@@ -99,6 +103,12 @@ def run(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.Complete
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def epochs_of(run_dir: Path, trial_id: str, key: str = "epoch") -> list:
+    with open(run_dir / "trials" / trial_id / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    return [int(float(r["epoch"])) if key == "epoch" else float(r[key]) for r in rows]
 
 
 def table(run_dir: Path) -> dict[str, dict[str, str]]:
@@ -149,6 +159,11 @@ def test_grid_search_runs_every_trial_to_an_end(grid_run):
     # ASHA compared trials at epoch 1 and stopped at least one of the worse ones there
     stopped = [b for b in ("bad", "worse", "worst") if by_behaviour[b]["state"] == "STOPPED"]
     assert stopped, {b: r["state"] for b, r in by_behaviour.items()}
+    # ...and a stopped trial trained no epoch past the rung it was stopped at
+    for behaviour in stopped:
+        row = by_behaviour[behaviour]
+        trained = epochs_of(run_dir, row["trial_id"])
+        assert trained == list(range(1, int(row["rung"]) + 1)), (behaviour, row, trained)
     assert "top" in proc.stdout and "best config" in proc.stdout
 
 
@@ -286,3 +301,74 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
     study = optuna.load_study(study_name="resumable", storage=storage)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 3
+
+
+def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
+    """Four trials served one after another by one warm process; the last one is run again
+    by the `fresh` executor (a new TorchTrainer): identical per-epoch metrics."""
+    write_project(tmp_path)
+    lrs = [0.003, 0.03, 0.1, 0.01]
+
+    def space(name: str, values: list[float], executor: str) -> dict:
+        return {
+            "name": name,
+            "config": BASE,
+            "metric": "val_loss",
+            "mode": "min",
+            "parameters": {"optimizer.lr": {"type": "categorical", "values": values}},
+            "search": {"sampler": "grid", "num_samples": len(values), "seed": 0},
+            "scheduler": {"type": "fifo"},
+            "resources": {"max_concurrent_trials": 1, "executor": executor},
+        }
+
+    (tmp_path / "warm.yaml").write_text(yaml.safe_dump(space("warm", lrs, "warm")))
+    warm = run(["tune", "warm.yaml", "--no-live"], cwd=tmp_path)
+    assert warm.returncode == 0, warm.stdout[-3000:] + warm.stderr[-3000:]
+    warm_dir = tmp_path / "runs" / "warm"
+    rows = sorted(table(warm_dir).values(), key=lambda r: r["started_at"])
+    assert [r["state"] for r in rows] == ["TERMINATED"] * 4
+    pids = {epochs_of(warm_dir, r["trial_id"], "pid")[0] for r in rows}
+    assert len(pids) == 1, f"the four trials were not served by one process: {pids}"
+    last = rows[-1]
+    last_lr = json.loads((warm_dir / "trials" / last["trial_id"] / "params.json").read_text())
+    # a warm trial checkpoints through Tune, in its own trial folder
+    assert "/trials/" + last["trial_id"] + "/checkpoint_" in last["checkpoint"]
+    assert (Path(last["checkpoint"]) / "checkpoint.ckpt").is_file()
+
+    cold_values = [last_lr["optimizer.lr"]]
+    (tmp_path / "cold.yaml").write_text(yaml.safe_dump(space("cold", cold_values, "fresh")))
+    cold = run(["tune", "cold.yaml", "--no-live"], cwd=tmp_path)
+    assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr[-3000:]
+    cold_dir = tmp_path / "runs" / "cold"
+    (cold_row,) = table(cold_dir).values()
+    assert cold_row["state"] == "TERMINATED"
+    for key in ("val_loss", "train_loss", "val_acc"):
+        warm_values = epochs_of(warm_dir, last["trial_id"], key)
+        cold_values = epochs_of(cold_dir, cold_row["trial_id"], key)
+        assert warm_values == pytest.approx(cold_values, rel=1e-6, abs=1e-7), key
+    assert epochs_of(cold_dir, cold_row["trial_id"], "pid")[0] not in pids
+
+
+def test_two_worker_ddp_trials_are_served_warm(tmp_path):
+    """workers_per_trial: 2 (gloo DDP on CPU): both trials train in the same 2-rank group."""
+    write_project(tmp_path)
+    space = {
+        "name": "ddp",
+        "config": {**BASE, "trainer": {"max_epochs": 2}},
+        "metric": "val_loss",
+        "mode": "min",
+        "parameters": {"optimizer.lr": {"type": "categorical", "values": [0.01, 0.03]}},
+        "search": {"sampler": "grid", "num_samples": 2, "seed": 0},
+        "scheduler": {"type": "fifo"},
+        "resources": {"workers_per_trial": 2, "cpus_per_worker": 1},
+    }
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))
+    proc = run(["tune", "space.yaml", "--no-live"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_dir = tmp_path / "runs" / "ddp"
+    rows = table(run_dir)
+    assert [r["state"] for r in rows.values()] == ["TERMINATED"] * 2
+    for tid in rows:
+        assert epochs_of(run_dir, tid, "world_size") == [2.0, 2.0]
+    pids = {epochs_of(run_dir, tid, "pid")[0] for tid in rows}
+    assert len(pids) == 1, f"each DDP trial got new processes: {pids}"

@@ -73,7 +73,7 @@ def _is_synopsis(argv: list[str]) -> bool:
 
 def test_readme_shows_the_commands_this_test_is_about() -> None:
     shown = {" ".join(argv) for argv in readme_commands()}
-    assert "tune runs/quickstart --resume search.num_samples=20" in shown
+    assert "tune runs/quickstart --resume search.num_samples=40" in shown
     assert "tune search_spaces/quickstart.yaml" in shown
     assert any(argv[0] == "slurm" for argv in readme_commands())
 

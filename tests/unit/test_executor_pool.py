@@ -1,0 +1,256 @@
+"""The executor pool's bookkeeping, without Ray: leases, the command log every rank reads,
+replies, releases, recycling, a slot that fails and one that cannot start.
+
+`ExecutorPool` takes a `launch` function that stands in for a slot's TorchTrainer.fit():
+here a fake rank 0 that runs in the slot's thread and talks to the pool through its event
+loop, as the real ranks do through Ray.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from raytrain.executor.pool import START_ATTEMPTS, ExecutorPool
+from raytrain.executor.protocol import (
+    Advance,
+    EpochDone,
+    Failed,
+    Save,
+    Saved,
+    Shutdown,
+    Start,
+    Stop,
+)
+from raytrain.space.types import ResourceSettings, Space
+
+
+def space(recycle_after: int | None = None) -> Space:
+    return Space(
+        name="t",
+        config={},
+        metric="val_loss",
+        mode="min",
+        parameters=(),
+        resources=ResourceSettings(recycle_after=recycle_after),
+    )
+
+
+class FakeSlots:
+    """`launch` for the pool: a rank 0 that trains `epochs` epochs per trial, records every
+    command it read, and raises in a trial whose params say `raise`."""
+
+    def __init__(self, epochs: int = 2, never_start: bool = False) -> None:
+        self.epochs, self.never_start = epochs, never_start
+        self.seen: dict[tuple[int, int], list[Any]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
+
+    def __call__(self, *, pool: ExecutorPool, index: int, incarnation: int, **_: Any) -> None:
+        if self.never_start:
+            raise RuntimeError("cannot import the user's module")
+        seen = self.seen.setdefault((index, incarnation), [])
+        seq = 0
+
+        def next_command() -> Any:
+            nonlocal seq
+            command = self.call(pool.next_command(index, incarnation, 0, seq))
+            seq += 1
+            seen.append(command)
+            return command
+
+        while True:
+            command = next_command()
+            if isinstance(command, Shutdown):
+                return
+            if not isinstance(command, Start):
+                continue
+            if command.params.get("raise"):
+                self.call(pool.reply(index, incarnation, command.lease, Failed("boom", 0)))
+                raise RuntimeError("boom")
+            for epoch in range(1, self.epochs + 1):
+                done = EpochDone({"epoch": epoch}, True, epoch == self.epochs)
+                self.call(pool.reply(index, incarnation, command.lease, done))
+                while True:  # parked until the trial says how to go on
+                    after = next_command()
+                    if isinstance(after, Save):
+                        self.call(pool.reply(index, incarnation, command.lease, Saved(True)))
+                        continue
+                    break
+                if isinstance(after, (Stop, Shutdown)):
+                    break
+                assert isinstance(after, Advance)
+            if isinstance(after, Shutdown):
+                return
+
+
+def run_pool(
+    slots: int,
+    fake: FakeSlots,
+    body: Callable[[ExecutorPool], Coroutine[Any, Any, None]],
+    recycle_after: int | None = None,
+) -> None:
+    async def main() -> None:
+        fake.loop = asyncio.get_running_loop()
+        pool = ExecutorPool(
+            space=space(recycle_after), slots=slots, storage_dir="/unused", launch=fake
+        )
+        await pool.start()
+        try:
+            await asyncio.wait_for(body(pool), timeout=30)
+        finally:
+            await pool.shutdown(timeout_s=10)
+
+    asyncio.run(main())
+
+
+async def trial(pool: ExecutorPool, trial_id: str, params: dict[str, Any] | None = None) -> list:
+    """What a WarmTrial does: lease, Start, Advance to the end, Save each epoch, release."""
+    lease = await pool.lease(trial_id)
+    replies = [await pool.send(lease, Start(lease, trial_id, params or {}))]
+    while isinstance(replies[-1], EpochDone):
+        replies.append(await pool.send(lease, Save(lease, "/ckpt", "node")))
+        if replies[-2].is_last:
+            break
+        replies.append(await pool.send(lease, Advance(lease)))
+    await pool.release(lease)
+    return replies
+
+
+def test_trials_run_one_after_another_on_one_slot() -> None:
+    fake = FakeSlots(epochs=2)
+
+    async def body(pool: ExecutorPool) -> None:
+        first = await trial(pool, "a")
+        second = await trial(pool, "b")
+        assert [type(r) for r in first] == [EpochDone, Saved, EpochDone, Saved]
+        assert [r.metrics["epoch"] for r in second if isinstance(r, EpochDone)] == [1, 2]
+        (info,) = await pool.slots()
+        assert info.incarnation == 1 and info.trials == ["a", "b"] and info.served == 2
+
+    run_pool(1, fake, body)
+    log = fake.seen[(0, 1)]
+    starts = [c.trial_id for c in log if isinstance(c, Start)]
+    assert starts == ["a", "b"]
+    # the first trial's Stop comes before the second trial's Start: no overlap on a slot
+    second = next(i for i, c in enumerate(log) if isinstance(c, Start) and c.trial_id == "b")
+    assert isinstance(log[second - 1], Stop)
+
+
+def test_a_stopped_trial_trains_no_further_epoch() -> None:
+    fake = FakeSlots(epochs=5)
+
+    async def body(pool: ExecutorPool) -> None:
+        lease = await pool.lease("a")
+        done = await pool.send(lease, Start(lease, "a", {}))
+        assert done.metrics["epoch"] == 1
+        await pool.release(lease)  # e.g. ASHA stopped it at the rung
+        await trial(pool, "b")
+
+    run_pool(1, fake, body)
+    log = fake.seen[(0, 1)]
+    # one Start, then the Stop at the first park: no Advance was ever sent for "a"
+    assert [type(c) for c in log[:2]] == [Start, Stop]
+
+
+def test_a_failing_trial_fails_its_lease_and_the_slot_starts_again() -> None:
+    fake = FakeSlots(epochs=1)
+
+    async def body(pool: ExecutorPool) -> None:
+        good = asyncio.ensure_future(trial(pool, "good"))
+        lease = await pool.lease("bad")
+        reply = await pool.send(lease, Start(lease, "bad", {"raise": True}))
+        assert isinstance(reply, Failed) and "boom" in reply.text
+        assert isinstance(await pool.send(lease, Advance(lease)), Failed)  # ended for good
+        await pool.release(lease)  # what Tune's cleanup does: harmless
+        await good
+        for _ in range(100):
+            infos = await pool.slots()
+            if all(i.state != "dead" for i in infos) and max(i.incarnation for i in infos) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(i.incarnation for i in infos) == [1, 2]
+        await trial(pool, "after")  # the restarted slot serves again
+
+    run_pool(2, fake, body)
+
+
+def test_recycle_after_restarts_the_slot_between_trials() -> None:
+    fake = FakeSlots(epochs=1)
+
+    async def body(pool: ExecutorPool) -> None:
+        for name in "abc":
+            await trial(pool, name)
+        (info,) = await pool.slots()
+        assert info.incarnation == 2 and info.trials == ["a", "b", "c"]
+
+    run_pool(1, fake, body, recycle_after=2)
+    assert [c.trial_id for c in fake.seen[(0, 1)] if isinstance(c, Start)] == ["a", "b"]
+    assert [c.trial_id for c in fake.seen[(0, 2)] if isinstance(c, Start)] == ["c"]
+
+
+def test_a_slot_that_cannot_start_fails_leases_with_its_error() -> None:
+    fake = FakeSlots(never_start=True)
+
+    async def body(pool: ExecutorPool) -> None:
+        # a trial that leased the starting slot fails with the slot's error...
+        failures = []
+        with pytest.raises(RuntimeError, match="cannot import the user's module") as info:
+            for _ in range(START_ATTEMPTS + 1):
+                lease = await pool.lease("a")
+                failures.append(await pool.send(lease, Start(lease, "a", {})))
+        assert all(isinstance(f, Failed) and "cannot import" in f.text for f in failures)
+        # ...and once the slot failed to start START_ATTEMPTS times, leasing says so at once
+        assert len(failures) == START_ATTEMPTS
+        assert f"({START_ATTEMPTS} attempts)" in str(info.value)
+
+    run_pool(1, fake, body)
+
+
+def test_release_by_trial_id_spares_a_later_lease_of_the_same_trial() -> None:
+    fake = FakeSlots(epochs=1)
+
+    async def body(pool: ExecutorPool) -> None:
+        old = await pool.lease("a")
+        await pool.send(old, Start(old, "a", {}))
+        cutoff = time.time()
+        await pool.release(old)
+        await asyncio.sleep(0.01)
+        new = await pool.lease("a")  # the retried trial
+        await pool.release_trial("a", cutoff)  # the driver's late call about the old one
+        reply = await pool.send(new, Start(new, "a", {}))
+        assert isinstance(reply, EpochDone)
+        await pool.release(new)
+
+    run_pool(1, fake, body)
+
+
+def test_fake_slots_run_in_their_own_threads() -> None:
+    names: list[str] = []
+    fake = FakeSlots(epochs=1)
+    original = fake.__call__
+
+    def launch(**kwargs: Any) -> None:
+        names.append(threading.current_thread().name)
+        original(**kwargs)
+
+    async def body(pool: ExecutorPool) -> None:
+        await trial(pool, "a")
+
+    async def main() -> None:
+        fake.loop = asyncio.get_running_loop()
+        pool = ExecutorPool(space=space(), slots=2, storage_dir="/unused", launch=launch)
+        await pool.start()
+        await body(pool)
+        await pool.shutdown(timeout_s=10)
+
+    asyncio.run(main())
+    assert sorted(names) == ["raytrain-slot-0-1", "raytrain-slot-1-1"]
