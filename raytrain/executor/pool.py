@@ -294,6 +294,9 @@ class ExecutorPool:
             if lease is None or lease.ended or lease.incarnation != incarnation:
                 return  # a trial that was released meanwhile: nobody waits for this
             if isinstance(message, Failed):
+                # a rank raised: Ray Train is tearing this slot down, so it takes no new
+                # lease (a retried trial would only meet the dead group)
+                self._slots[index].state = "dead"
                 self._end_lease(lease, message)
             else:
                 lease.inbox.put_nowait(message)

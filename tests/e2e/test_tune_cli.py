@@ -67,7 +67,7 @@ class Toy(pl.LightningModule):
         self.log("val_loss", loss)
         self.log("val_acc", (logits.argmax(-1) == y).float().mean())
         # which process trained it (rank 0), and in how big a DDP group
-        self.log("pid", float(os.getpid()))
+        self.log("worker_pid", float(os.getpid()))  # "pid" is a Tune key
         self.log("world_size", float(self.trainer.world_size))
 
     def on_validation_epoch_end(self):
@@ -327,7 +327,7 @@ def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
     warm_dir = tmp_path / "runs" / "warm"
     rows = sorted(table(warm_dir).values(), key=lambda r: r["started_at"])
     assert [r["state"] for r in rows] == ["TERMINATED"] * 4
-    pids = {epochs_of(warm_dir, r["trial_id"], "pid")[0] for r in rows}
+    pids = {epochs_of(warm_dir, r["trial_id"], "worker_pid")[0] for r in rows}
     assert len(pids) == 1, f"the four trials were not served by one process: {pids}"
     last = rows[-1]
     last_lr = json.loads((warm_dir / "trials" / last["trial_id"] / "params.json").read_text())
@@ -346,7 +346,7 @@ def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
         warm_values = epochs_of(warm_dir, last["trial_id"], key)
         cold_values = epochs_of(cold_dir, cold_row["trial_id"], key)
         assert warm_values == pytest.approx(cold_values, rel=1e-6, abs=1e-7), key
-    assert epochs_of(cold_dir, cold_row["trial_id"], "pid")[0] not in pids
+    assert epochs_of(cold_dir, cold_row["trial_id"], "worker_pid")[0] not in pids
 
 
 def test_two_worker_ddp_trials_are_served_warm(tmp_path):
@@ -370,5 +370,5 @@ def test_two_worker_ddp_trials_are_served_warm(tmp_path):
     assert [r["state"] for r in rows.values()] == ["TERMINATED"] * 2
     for tid in rows:
         assert epochs_of(run_dir, tid, "world_size") == [2.0, 2.0]
-    pids = {epochs_of(run_dir, tid, "pid")[0] for tid in rows}
+    pids = {epochs_of(run_dir, tid, "worker_pid")[0] for tid in rows}
     assert len(pids) == 1, f"each DDP trial got new processes: {pids}"
