@@ -124,9 +124,10 @@ def build_lightning_trainer(cfg: TrainConfig, callbacks: list[pl.Callback]) -> p
     """A Lightning Trainer wired into Ray Train (DDP strategy + environment), quiet.
 
     Must run inside a Ray Train worker (the environment asks Ray for ranks). A one-worker
-    run trains on its one device without DDP: DDP's per-step gradient hooks cost ~0.7 s of
-    a 2.3 s epoch of 250 steps here with nobody to all-reduce with (bench/tune_overhead.py
-    --samples 20000: 2.30 s/epoch against 1.54 s for the same fit in a plain process).
+    run trains on its one device without DDP, which has nobody to all-reduce with: in
+    bench/tune_overhead.py --samples 20000 a one-worker epoch (250 steps) took 2.30 s under
+    RayDDPStrategy against 1.54 s for the same fit in a plain process, and DDP's per-step
+    gradient hooks are the one difference in the training loop.
     """
     if cfg.resources.workers == 1:
         device = "cuda:0" if cfg.resources.gpus_per_worker > 0 else "cpu"  # Ray sets the GPU
