@@ -10,6 +10,7 @@ folder per trial holding our records of that trial and its Ray Train checkpoints
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -107,6 +108,9 @@ def run_tune(
     # duplicate what RunDirCallback writes, and tensorboardX imports torch into the driver
     # (4 s of CPU here, measured with py-spy).
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # Without those files Tune's ResultGrid, built at the end of fit() and never read by
+    # raytrain (results come from the run directory), warns once per trial.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     # Tune warns whenever a checkpoint forces a state snapshot (every epoch of a warm trial
     # with num_to_keep set); that snapshot is what keeps --resume exact, so it stays.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
