@@ -37,7 +37,6 @@ from raytrain.executor.protocol import (
     Reply,
     Shutdown,
     SlotInfo,
-    Start,
     Stop,
 )
 from raytrain.space.types import Space
@@ -340,4 +339,4 @@ def start_pool(space: Space, run_dir: Path, *, slots: int, storage_dir: Path) ->
     return pool
 
 
-__all__ = ["ExecutorPool", "Start", "pool_name", "start_pool"]
+__all__ = ["ExecutorPool", "pool_name", "start_pool"]

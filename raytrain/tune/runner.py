@@ -121,10 +121,10 @@ def run_tune(
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     warm = space.resources.executor == "warm"
-    pool = None
-    # The slots' Train runs keep nothing there (they never report to Ray Train).
-    scratch = Path(tempfile.mkdtemp(prefix="raytrain-executors-"))
+    pool, scratch = None, None
     if warm:
+        # The slots' Train runs keep nothing there (they never report to Ray Train).
+        scratch = Path(tempfile.mkdtemp(prefix="raytrain-executors-"))
         # The slots' Train runs start now and warm up while Tune starts.
         pool = start_pool(space, run_dir, slots=plan.max_concurrent_trials, storage_dir=scratch)
         trainable = make_warm_trainable(pool_name(run_dir))
@@ -146,7 +146,8 @@ def run_tune(
     finally:
         if pool is not None:
             _stop_pool(pool)
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return _finish(space, run_dir, budget, echo)
 
 
