@@ -16,6 +16,7 @@ derived from the run directory, so Tune callbacks restored from the experiment s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 # restarting it forever.
 START_ATTEMPTS = 3
 
+# With `stagger`, the other slots start once the first one serves, or after this long.
+STAGGER_S = 120.0
+
 
 def pool_name(run_dir: Path) -> str:
     digest = hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:12]
@@ -58,8 +62,8 @@ def pool_name(run_dir: Path) -> str:
 class _Lease:
     id: str
     trial_id: str
-    slot: int
-    incarnation: int
+    slot: int | None = None  # bound by the lease's first command
+    incarnation: int = 0
     created: float = field(default_factory=time.time)
     inbox: asyncio.Queue[Reply] = field(default_factory=asyncio.Queue)
     ended: bool = False
@@ -88,6 +92,7 @@ class ExecutorPool:
         space: Space,
         slots: int,
         storage_dir: str,
+        stagger: bool = False,
         launch: Callable[..., None] | None = None,
     ) -> None:
         """`launch(pool=, index=, incarnation=, space=, storage_dir=)` runs one slot and
@@ -97,11 +102,13 @@ class ExecutorPool:
         self._storage_dir = storage_dir
         self._launch = launch  # tests pass a fake; None: raytrain.executor.slot.fit_slot
         self._slots = [_Slot(index=k) for k in range(slots)]
+        self._stagger = stagger
         self._leases: dict[str, _Lease] = {}
         self._changed = asyncio.Condition()
         self._closing = False
         self._broken: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._staggered: asyncio.Task[None] | None = None
 
     # ---- life cycle --------------------------------------------------------------------
     async def start(self) -> int:
@@ -112,9 +119,35 @@ class ExecutorPool:
         # tell threads apart.
         os.environ["RAY_WARN_BLOCKING_GET_INSIDE_ASYNC"] = "0"
         async with self._changed:
-            for slot in self._slots:
+            for slot in self._slots[: 1 if self._stagger else None]:
                 self._spawn(slot)
+        if self._stagger and len(self._slots) > 1:
+            self._staggered = asyncio.create_task(self._spawn_rest())
         return len(self._slots)
+
+    async def _spawn_rest(self) -> None:
+        """Start the other slots once the first one serves (or ended, or after STAGGER_S).
+
+        A slot's start-up is CPU-bound: ~6 Ray processes (Train controller, placement-group
+        cleaner, sync actor, dataset manager, workers) that import Ray, torch and Lightning,
+        ~30 CPU-s here. Started together on one host, C slots share its cores and the first
+        trial's first epoch waits for all of them; started after the first, the search
+        trains on the first slot meanwhile."""
+        first = self._slots[0]
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait_for(
+                        lambda: first.state != "starting" or first.incarnation > 1 or self._gone()
+                    ),
+                    STAGGER_S,
+                )
+            if self._closing:
+                return
+            for slot in self._slots[1:]:
+                if slot.incarnation == 0:  # not started: a lease only lands on a started one
+                    self._spawn(slot)
+            self._changed.notify_all()
 
     def _spawn(self, slot: _Slot) -> None:
         """A new incarnation of `slot`: an empty log and a thread running its `fit()`."""
@@ -175,15 +208,20 @@ class ExecutorPool:
             self._changed.notify_all()
 
     async def shutdown(self, timeout_s: float = 60.0) -> None:
-        """End every slot's Train run (ranks finish their trial's epoch first)."""
+        """End every slot's Train run (ranks finish their trial's epoch first).
+
+        Waits for the slots that serve, not for one still starting: its ranks would first
+        import torch and Lightning only to exit (~15 s here at the end of a short search).
+        Its Train run goes with the pool actor, which owns its controller."""
         async with self._changed:
             self._closing = True
+            serving = [s for s in self._slots if s.state == "ready"]
             for slot in self._slots:
                 if slot.state != "dead":
                     slot.log.append(Shutdown())
             self._changed.notify_all()
         deadline = time.monotonic() + timeout_s
-        for slot in self._slots:
+        for slot in serving:
             thread = slot.thread
             if thread is not None:
                 left = max(0.0, deadline - time.monotonic())
@@ -191,32 +229,41 @@ class ExecutorPool:
 
     # ---- the trial side (raytrain.executor.trainable.WarmTrial) ------------------------
     async def lease(self, trial_id: str) -> str:
-        """A slot for `trial_id` (waits while every slot is leased); returns the lease id.
+        """A lease for `trial_id`, bound to a slot by its first command (`send`); returns
+        its id at once, so a Tune trial actor never blocks in `setup` (Tune then starts a
+        new actor for the next trial instead of reusing one: ~4 CPU-s each here).
 
         Raises RuntimeError when the slots cannot start at all."""
         async with self._changed:
-            await self._changed.wait_for(lambda: self._free() is not None or self._gone())
             if self._broken:
                 raise RuntimeError(self._broken)
             if self._closing:
                 raise RuntimeError("the search is shutting down")
-            slot = self._free()
-            assert slot is not None
-            lease = _Lease(
-                id=uuid.uuid4().hex,
-                trial_id=trial_id,
-                slot=slot.index,
-                incarnation=slot.incarnation,
-            )
-            slot.lease = lease
-            slot.trials.append(trial_id)
+            lease = _Lease(id=uuid.uuid4().hex, trial_id=trial_id)
             self._leases[lease.id] = lease
             return lease.id
 
+    async def _bind(self, lease: _Lease) -> str | None:
+        """Wait for a free slot whose ranks wait for work and give it to `lease`; or the
+        reason there will be none. Called with the condition held."""
+        await self._changed.wait_for(
+            lambda: self._free() is not None or self._gone() or lease.ended
+        )
+        if lease.ended:
+            return "the trial's lease has ended"
+        if self._gone():
+            return self._broken or "the search is shutting down"
+        slot = self._free()
+        assert slot is not None
+        lease.slot, lease.incarnation = slot.index, slot.incarnation
+        slot.lease = lease
+        slot.trials.append(lease.trial_id)
+        return None
+
     def _free(self) -> _Slot | None:
-        free = [s for s in self._slots if s.lease is None and not s.retiring and s.state != "dead"]
-        # a slot whose ranks are already waiting starts the trial at once
-        free.sort(key=lambda s: (s.state != "ready", s.index))
+        # Only a slot whose ranks already wait for work: a trial bound to a starting slot
+        # would wait out its start-up (~25 s here) even when another slot frees sooner.
+        free = [s for s in self._slots if s.state == "ready" and s.lease is None and not s.retiring]
         return free[0] if free else None
 
     def _gone(self) -> bool:
@@ -228,6 +275,11 @@ class ExecutorPool:
             lease = self._leases.get(lease_id)
             if lease is None or lease.ended:
                 return Failed("the trial's lease has ended (its worker group stopped)")
+            if lease.slot is None:
+                why = await self._bind(lease)
+                if why is not None:
+                    return Failed(why)
+            assert lease.slot is not None
             slot = self._slots[lease.slot]
             slot.log.append(command)
             self._changed.notify_all()
@@ -252,6 +304,10 @@ class ExecutorPool:
 
     def _release(self, lease: _Lease) -> None:
         self._leases.pop(lease.id, None)
+        if lease.slot is None:  # never bound: no slot to free
+            lease.ended = True
+            self._changed.notify_all()
+            return
         slot = self._slots[lease.slot]
         if lease.ended or slot.lease is not lease:
             return
@@ -269,7 +325,8 @@ class ExecutorPool:
         if not lease.ended:
             lease.ended = True
             lease.inbox.put_nowait(failure)
-        self._slots[lease.slot].lease = None
+        if lease.slot is not None:
+            self._slots[lease.slot].lease = None
 
     # ---- the rank side (raytrain.trial.serve) -------------------------------------------
     async def next_command(self, index: int, incarnation: int, rank: int, seq: int) -> Command:
@@ -321,8 +378,11 @@ def _describe(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(exc)).strip()
 
 
-def start_pool(space: Space, run_dir: Path, *, slots: int, storage_dir: Path) -> Any:
-    """Create the pool actor on this (the driver's) node and start its slots' Train runs.
+def start_pool(
+    space: Space, run_dir: Path, *, slots: int, storage_dir: Path, stagger: bool = False
+) -> Any:
+    """Create the pool actor on this (the driver's) node and start its slots' Train runs
+    (with `stagger`, the first one alone, then the others: `ExecutorPool._spawn_rest`).
 
     Returns the actor handle; its slots warm up while Tune starts."""
     actor_cls: Any = ray.remote(ExecutorPool)
@@ -334,7 +394,7 @@ def start_pool(space: Space, run_dir: Path, *, slots: int, storage_dir: Path) ->
         scheduling_strategy=NodeAffinitySchedulingStrategy(
             node_id=ray.get_runtime_context().get_node_id(), soft=True
         ),
-    ).remote(space=space, slots=slots, storage_dir=str(storage_dir))
+    ).remote(space=space, slots=slots, storage_dir=str(storage_dir), stagger=stagger)
     ray.get(pool.start.remote())
     return pool
 

@@ -85,9 +85,10 @@ def run_tune(
 ) -> TuneOutcome:
     """Run (or resume) the search into `run_dir` (checked by `SearchRunLayout` first)."""
     budget = budget_of(space)
+    nodes = nodes_from_ray(ray.nodes())
     plan, problems = plan_resources(
         space.resources,
-        nodes_from_ray(ray.nodes()),
+        nodes,
         num_samples=budget,
         source=str(space.source) if space.source else None,
     )
@@ -126,7 +127,14 @@ def run_tune(
         # The slots' Train runs keep nothing there (they never report to Ray Train).
         scratch = Path(tempfile.mkdtemp(prefix="raytrain-executors-"))
         # The slots' Train runs start now and warm up while Tune starts.
-        pool = start_pool(space, run_dir, slots=plan.max_concurrent_trials, storage_dir=scratch)
+        pool = start_pool(
+            space,
+            run_dir,
+            slots=plan.max_concurrent_trials,
+            storage_dir=scratch,
+            # one host: the slots' start-ups compete for its cores (ExecutorPool._spawn_rest)
+            stagger=len(nodes) == 1,
+        )
         trainable = make_warm_trainable(pool_name(run_dir))
     else:
         trainable = make_trainable(space, run_dir)

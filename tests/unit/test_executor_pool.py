@@ -97,11 +97,16 @@ def run_pool(
     fake: FakeSlots,
     body: Callable[[ExecutorPool], Coroutine[Any, Any, None]],
     recycle_after: int | None = None,
+    stagger: bool = False,
 ) -> None:
     async def main() -> None:
         fake.loop = asyncio.get_running_loop()
         pool = ExecutorPool(
-            space=space(recycle_after), slots=slots, storage_dir="/unused", launch=fake
+            space=space(recycle_after),
+            slots=slots,
+            storage_dir="/unused",
+            stagger=stagger,
+            launch=fake,
         )
         await pool.start()
         try:
@@ -201,16 +206,17 @@ def test_a_slot_that_cannot_start_fails_leases_with_its_error() -> None:
     fake = FakeSlots(never_start=True)
 
     async def body(pool: ExecutorPool) -> None:
-        # a trial that leased the starting slot fails with the slot's error...
-        failures = []
-        with pytest.raises(RuntimeError, match="cannot import the user's module") as info:
-            for _ in range(START_ATTEMPTS + 1):
-                lease = await pool.lease("a")
-                failures.append(await pool.send(lease, Start(lease, "a", {})))
-        assert all(isinstance(f, Failed) and "cannot import" in f.text for f in failures)
-        # ...and once the slot failed to start START_ATTEMPTS times, leasing says so at once
-        assert len(failures) == START_ATTEMPTS
-        assert f"({START_ATTEMPTS} attempts)" in str(info.value)
+        # a trial's first command waits for a slot that is starting (no retry is spent on a
+        # start that fails); after START_ATTEMPTS failed starts in a row it fails with the
+        # slot's error, and leasing raises it at once from then on
+        lease = await pool.lease("a")
+        reply = await pool.send(lease, Start(lease, "a", {}))
+        assert isinstance(reply, Failed) and "cannot import the user's module" in reply.text
+        assert f"({START_ATTEMPTS} attempts)" in reply.text
+        (slot,) = await pool.slots()
+        assert slot.incarnation == START_ATTEMPTS and slot.trials == []
+        with pytest.raises(RuntimeError, match=f"{START_ATTEMPTS} attempts"):
+            await pool.lease("b")
 
     run_pool(1, fake, body)
 
@@ -254,3 +260,40 @@ def test_fake_slots_run_in_their_own_threads() -> None:
 
     asyncio.run(main())
     assert sorted(names) == ["raytrain-slot-0-1", "raytrain-slot-1-1"]
+
+
+class RecordingSlots(FakeSlots):
+    """FakeSlots that note, in order, each slot's launch and rank 0's first command."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__(epochs=epochs)
+        self.events: list[str] = []
+
+    def __call__(self, *, pool: ExecutorPool, index: int, incarnation: int, **kw: Any) -> None:
+        self.events.append(f"launch {index}")
+        first = pool.next_command
+
+        async def noting(i: int, inc: int, rank: int, seq: int) -> Any:
+            if seq == 0 and i == index:
+                self.events.append(f"ready {index}")
+            return await first(i, inc, rank, seq)
+
+        pool.next_command = noting  # type: ignore[method-assign]
+        super().__call__(pool=pool, index=index, incarnation=incarnation, **kw)
+
+
+def test_staggered_slots_start_after_the_first_serves_and_take_no_lease_before() -> None:
+    """On one host the other slots start once the first one's ranks ask for work; a trial
+    that asks for a slot meanwhile waits for a started one (its Start is never lost)."""
+    fake = RecordingSlots(epochs=1)
+
+    async def body(pool: ExecutorPool) -> None:
+        first, second = await asyncio.gather(trial(pool, "a"), trial(pool, "b"))
+        assert first[0].metrics == second[0].metrics == {"epoch": 1}
+        infos = await pool.slots()
+        assert [s.incarnation for s in infos] == [1, 1]
+        assert sorted(t for s in infos for t in s.trials) == ["a", "b"]
+
+    run_pool(2, fake, body, stagger=True)
+    assert fake.events[:2] == ["launch 0", "ready 0"]
+    assert "launch 1" in fake.events

@@ -1,6 +1,6 @@
 """The environment a private local head shares with every process (no Ray started)."""
 
-from raytrain.local_ray import LOCAL_TRAIN_DEFAULTS, head_command, shared_env
+from raytrain.local_ray import LOCAL_TRAIN_DEFAULTS, head_command, shared_env, split_worker_env
 
 
 def test_shared_env_has_address_token_and_train_defaults() -> None:
@@ -55,3 +55,14 @@ def test_free_port_is_bindable_and_not_a_ray_default(monkeypatch) -> None:
     port = local_ray.free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_a_private_heads_workers_get_the_env_vars_without_a_runtime_env() -> None:
+    """An env-vars-only runtime_env (the local case of `user_code_runtime_env`) leaves no
+    job-level runtime_env: workers inherit the head's environment instead (no setup_worker,
+    and Ray's prestarted workers match)."""
+    env = {"env_vars": {"PYTHONPATH": "/code", "X": 1}}
+    assert split_worker_env(env) == ({"PYTHONPATH": "/code", "X": "1"}, {})
+    remote = {"env_vars": {"X": "1"}, "py_modules": ["/code/mod"]}
+    assert split_worker_env(remote) == ({"X": "1"}, {"py_modules": ["/code/mod"]})
+    assert split_worker_env({}) == ({}, {})
