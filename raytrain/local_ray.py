@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import _thread
 import ctypes
+import functools
+import importlib
 import logging
 import os
 import secrets
@@ -37,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,13 +155,15 @@ def node_ip() -> str:
         return "127.0.0.1"
 
 
-def shared_env(address: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """What every process of the run gets: the head's address, a fresh auth token, and
-    the `LOCAL_TRAIN_DEFAULTS` the user has not set."""
+def shared_env(
+    address: str, environ: Mapping[str, str], token: str | None = None
+) -> dict[str, str]:
+    """What every process of the run gets: the head's address, its auth token (fresh
+    unless given), and the `LOCAL_TRAIN_DEFAULTS` the user has not set."""
     return {
         "RAY_ADDRESS": address,
         "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        "RAY_AUTH_TOKEN": token or secrets.token_hex(32),
         **{k: v for k, v in LOCAL_TRAIN_DEFAULTS.items() if k not in environ},
     }
 
@@ -192,11 +196,17 @@ def start_local_ray(
     num_gpus: int | None = None,
     *,
     worker_env: Mapping[str, str] | None = None,
+    token: str | None = None,
+    preload: Sequence[str] = (),
     timeout: float = 120.0,
 ) -> LocalRay:
+    """Start the head; return once it has run SETTLE_S seconds after it said it is ready.
+
+    `preload`: modules to import (with the head's env applied, so Ray may load) while the
+    head settles: the driver's ~3 s of imports (Ray, Tune, Optuna) overlap that wait."""
     ip, port, dashboard_port = node_ip(), free_port(), free_port()
     address = f"{ip}:{port}"
-    env = shared_env(address, os.environ)
+    env = shared_env(address, os.environ, token)
     # The head's own environment is what every worker starts with: a job-level runtime_env
     # would send each worker through Ray's setup_worker + runtime-env agent (~2 CPU-s more per
     # process, measured with psutil) and leave the prestarted workers unused.
@@ -226,6 +236,13 @@ def start_local_ray(
     while time.monotonic() < deadline and proc.poll() is None:
         if ready_at is None and READY_LINE in log.read_text(errors="replace"):
             ready_at = time.monotonic()
+            try:
+                local.apply_env()
+                for module in preload:
+                    importlib.import_module(module)
+            except BaseException:
+                local.stop(timeout=10)
+                raise
         # `ray start --block` kills the whole head when one of its daemons fails shortly
         # after start-up (seen under heavy load): give them a moment before trusting it.
         if ready_at is not None and time.monotonic() - ready_at > SETTLE_S:
@@ -242,17 +259,28 @@ def local_ray(
     num_gpus: int | None = None,
     *,
     worker_env: Mapping[str, str] | None = None,
+    preload: Sequence[str] = (),
 ) -> Iterator[LocalRay]:
     """Start a private head, export its env to this process, stop it on exit; `worker_env`
-    is added to the environment of every Ray worker of the head.
+    is added to the environment of every Ray worker of the head, `preload` is imported
+    while it settles (`start_local_ray`).
 
     Call it before `ray` is imported in this process: Ray reads the auth mode once.
     """
     check_ray_not_imported()
+    # One token for both tries: a preloaded Ray has read it already.
+    start = functools.partial(
+        start_local_ray,
+        num_cpus,
+        num_gpus,
+        worker_env=worker_env,
+        token=secrets.token_hex(32),
+        preload=preload,
+    )
     try:
-        local = start_local_ray(num_cpus, num_gpus, worker_env=worker_env)
+        local = start()
     except HeadStartError:  # one retry: start-up races under load
-        local = start_local_ray(num_cpus, num_gpus, worker_env=worker_env)
+        local = start()
     watchdog = threading.Thread(target=_watch, args=(local,), daemon=True)
     try:
         local.apply_env()
@@ -300,19 +328,24 @@ def split_worker_env(
 
 @contextmanager
 def connected_ray(
-    address: str | None, runtime_env: dict[str, object], *, verbose: bool = False
+    address: str | None,
+    runtime_env: dict[str, object],
+    *,
+    verbose: bool = False,
+    preload: Sequence[str] = (),
 ) -> Iterator[str | None]:
     """Join `address`, or start a private local Ray head (stopped on exit); yields the
     dashboard URL. Enter it before `ray` is imported in this process (see above); with an
     `address` the auth settings are the user's own environment, read whenever Ray loads.
 
     On a private head the runtime_env's `env_vars` become the head's environment instead
-    (see `start_local_ray`), so an env-vars-only runtime_env costs no worker anything."""
+    (see `start_local_ray`), so an env-vars-only runtime_env costs no worker anything, and
+    the `preload` modules (which may import Ray) are imported while the head settles."""
     with ExitStack() as stack:
         dashboard = None
         if address is None:
             worker_env, job_env = split_worker_env(runtime_env)
-            local = stack.enter_context(local_ray(worker_env=worker_env))
+            local = stack.enter_context(local_ray(worker_env=worker_env, preload=preload))
             address, dashboard, runtime_env = local.address, local.dashboard_url, job_env
         import ray  # only now: the private head's auth is in the environment
 

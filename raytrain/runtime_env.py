@@ -53,8 +53,16 @@ POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
 REPORT_POLL_S = "0.2"
 
 
+# Set by the SLURM job script (raytrain/launch/templates/slurm.sbatch): the cluster's Ray was
+# started from this process's environment (the same Python on a shared filesystem, cwd on
+# PYTHONPATH, POLL_ENV set), so its workers need no runtime_env.
+INHERIT_ENV = "RAYTRAIN_WORKERS_INHERIT_ENV"
+
+
 def user_code_runtime_env(cfg: TrainConfig, cwd: Path, *, remote: bool) -> dict[str, Any]:
     """The runtime_env for `ray.init`: the config's code importable everywhere, quick reports."""
+    if remote and os.environ.get(INHERIT_ENV) == "1":
+        return {}
     env_vars = {POLL_ENV: os.environ.get(POLL_ENV, REPORT_POLL_S)}
     if not remote:
         inherited = os.environ.get("PYTHONPATH")

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
     runtime_env = user_code_runtime_env(cfg, cwd, remote=args.address is not None)
-    with connected_ray(args.address, runtime_env) as dashboard:
+    with connected_ray(args.address, runtime_env, preload=["raytrain.trial.driver"]) as dashboard:
         from raytrain.trial.driver import train  # imports Ray: only now
 
         where = f"Ray at {args.address}" if args.address else "a private local Ray"

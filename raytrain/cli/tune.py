@@ -76,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
     put_cwd_on_path(cwd)  # so that the space's `_target_` code imports here and on workers
     env = user_code_runtime_env(trial_config(space, {}), cwd, remote=args.address is not None)
     # sigterm_as_sigint after ray.init (in connected_ray), which sets its own handler.
-    with connected_ray(args.address, env, verbose=args.verbose) as dashboard, sigterm_as_sigint():
+    session = connected_ray(
+        args.address, env, verbose=args.verbose, preload=["raytrain.tune.runner"]
+    )
+    with session as dashboard, sigterm_as_sigint():
         from raytrain.tune.runner import TuneOptions, run_tune  # imports Ray: only now
 
         if dashboard:

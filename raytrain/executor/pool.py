@@ -384,7 +384,10 @@ def start_pool(
     """Create the pool actor on this (the driver's) node and start its slots' Train runs
     (with `stagger`, the first one alone, then the others: `ExecutorPool._spawn_rest`).
 
-    Returns the actor handle; its slots warm up while Tune starts."""
+    Returns the actor handle at once (a named actor's name is taken by `.remote()`, so
+    trials find it by name even before its process is up): its process start (~3 s here)
+    and its slots' start-up overlap Tune's set-up in the driver. A trial's first command
+    waits for a slot; a pool that cannot start fails the trials with its error."""
     actor_cls: Any = ray.remote(ExecutorPool)
     pool = actor_cls.options(
         name=pool_name(run_dir),
@@ -395,7 +398,7 @@ def start_pool(
             node_id=ray.get_runtime_context().get_node_id(), soft=True
         ),
     ).remote(space=space, slots=slots, storage_dir=str(storage_dir), stagger=stagger)
-    ray.get(pool.start.remote())
+    pool.start.remote()
     return pool
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from raytrain.errors import InputError, Problem, RunError
 from raytrain.launch.base import Launcher
 from raytrain.layout import SearchRunLayout, SlurmJobLayout
+from raytrain.runtime_env import REPORT_POLL_S
 
 TEMPLATE = "slurm.sbatch"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -196,6 +197,7 @@ class SlurmLauncher(Launcher[SlurmJob]):
             "join_timeout": str(job.join_timeout),
             "requeue": "1" if job.signal_seconds else "0",
             "setup": "\n".join(job.setup),
+            "report_poll_s": REPORT_POLL_S,
         }
         return fill(self.template, values)
 

@@ -223,7 +223,7 @@ def test_user_code_runtime_env_local_and_remote(tmp_path, monkeypatch) -> None: 
     from pathlib import Path
 
     import raytrain
-    from raytrain.runtime_env import POLL_ENV, user_code_runtime_env
+    from raytrain.runtime_env import INHERIT_ENV, POLL_ENV, user_code_runtime_env
 
     (tmp_path / "mypkg_rt").mkdir()
     (tmp_path / "mypkg_rt" / "__init__.py").write_text("")
@@ -231,6 +231,7 @@ def test_user_code_runtime_env_local_and_remote(tmp_path, monkeypatch) -> None: 
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.delenv(POLL_ENV, raising=False)
+    monkeypatch.delenv(INHERIT_ENV, raising=False)
     cfg = _cfg(
         model=ComponentConfig(target="mypkg_rt.models.Net"),
         data=ComponentConfig(target="mydata_rt.Data"),
@@ -246,3 +247,7 @@ def test_user_code_runtime_env_local_and_remote(tmp_path, monkeypatch) -> None: 
         str((tmp_path / "mydata_rt.py").resolve()),
         str(Path(raytrain.__file__).parent),
     ]
+    # a SLURM job's Ray started from the job's environment: nothing to ship or set
+    monkeypatch.setenv(INHERIT_ENV, "1")
+    assert user_code_runtime_env(cfg, tmp_path, remote=True) == {}
+    assert "env_vars" in user_code_runtime_env(cfg, tmp_path, remote=False)
