@@ -85,17 +85,19 @@ def make_space(
     return space
 
 
-def bench_parser(description: str | None) -> argparse.ArgumentParser:
-    """The options every benchmark takes (`--storage`); each script adds its own."""
+def bench_parser(description: str | None, *, executor: bool = True) -> argparse.ArgumentParser:
+    """The options every benchmark takes (`--storage`, and `--executor` unless the script
+    compares executors itself); each script adds its own."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--storage", type=Path, default=None, help="keep run directories here (default: temp dir)"
     )
-    parser.add_argument(
-        "--executor", choices=["warm", "fresh"], default="warm", help="resources.executor"
-    )
+    if executor:
+        parser.add_argument(
+            "--executor", choices=["warm", "fresh"], default="warm", help="resources.executor"
+        )
     return parser
 
 

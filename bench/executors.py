@@ -44,8 +44,10 @@ def row(executor: str, rt: TuneRun) -> list[str]:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__)
-    parser.add_argument("--executors", nargs="+", default=["warm", "fresh"])
+    parser = bench_parser(__doc__, executor=False)
+    parser.add_argument(
+        "--executors", nargs="+", choices=["warm", "fresh"], default=["warm", "fresh"]
+    )
     parser.add_argument("--samples", type=int, default=None, help="search.num_samples")
     args = parser.parse_args()
 
