@@ -282,8 +282,7 @@ def local_ray(
     except HeadStartError:  # one retry: start-up races under load
         local = start()
     watchdog = threading.Thread(target=_watch, args=(local,), daemon=True)
-    try:
-        local.apply_env()
+    try:  # start_local_ray has exported the head's env already (before the preload)
         watchdog.start()
         yield local
     finally:

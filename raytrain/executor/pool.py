@@ -108,7 +108,7 @@ class ExecutorPool:
         self._closing = False
         self._broken: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._staggered: asyncio.Task[None] | None = None
+        self._staggered: asyncio.Task[None] | None = None  # held: the loop keeps tasks weakly
 
     # ---- life cycle --------------------------------------------------------------------
     async def start(self) -> int:
