@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
 import ray.train
 from ray.train.torch import TorchTrainer
 
 from raytrain.config.schema import TrainConfig
 from raytrain.trial.checkpointing import ray_checkpoint_config
-from raytrain.trial.loop import train_loop_per_worker
 from raytrain.trial.scaling import scaling_config
+
+
+def run_loop(loop_config: dict[str, Any]) -> None:
+    """The train function. Ray pickles it by reference, so the process that builds the
+    trainer (the `raytrain train` driver, a `fresh` Tune trial) and Train's controller import
+    this module; Lightning (~3-4 CPU-s per process here, `python -X importtime`) is imported
+    in the workers only, here."""
+    from raytrain.trial.loop import train_loop_per_worker
+
+    train_loop_per_worker(loop_config)
 
 
 def build_torch_trainer(
@@ -39,7 +49,7 @@ def build_torch_trainer(
         run_config, checkpoint_config=ray_checkpoint_config(cfg.checkpoint)
     )
     return TorchTrainer(
-        train_loop_per_worker,
+        run_loop,
         # V2 deprecates TorchTrainer(resume_from_checkpoint=...): the loop loads it itself.
         train_loop_config={
             "config": cfg,
