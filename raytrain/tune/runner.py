@@ -203,6 +203,7 @@ def _build_or_restore(
             budget=budget,
             concurrency=concurrency,
             live=options.live,
+            tensorboard=trial_config(space, {}).logging.tensorboard,
         ),
     ]
     warm = space.resources.executor == "warm"
