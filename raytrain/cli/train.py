@@ -109,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
         if dashboard:
             print(f"Ray dashboard: {dashboard}")
         print(f"run dir: {run_dir}", flush=True)
-        outcome = train(cfg, run_dir, on_epoch=on_epoch)
+        outcome = train(
+            cfg, run_dir, on_epoch=on_epoch, name=Path(args.config).stem, provenance=provenance
+        )
     final = outcome.final_metrics
     print(f"final: {_metrics_line(final)}  (epoch {final.get('epoch')})")
     if outcome.best_metrics is not None:

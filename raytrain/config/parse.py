@@ -21,11 +21,11 @@ from raytrain.config.schema import (
     ComponentConfig,
     LoggingConfig,
     LRSchedulerConfig,
+    MlflowConfig,
     OptimizerConfig,
     ResourcesConfig,
     TrainConfig,
     TrainerConfig,
-    MlflowConfig,
     WandbConfig,
 )
 from raytrain.config.tree import suggest
@@ -238,9 +238,7 @@ def _logging(raw: Any, probs: Problems) -> LoggingConfig:
 _TRACKERS = ("wandb", "mlflow")
 
 
-def _tracker(
-    raw: Any, cls: type, probs: Problems, forbidden: Mapping[str, str], **kw: Any
-) -> Any:
+def _tracker(raw: Any, cls: type, probs: Problems, forbidden: Mapping[str, str], **kw: Any) -> Any:
     """A tracker section: null/false is off, true or a mapping is on (its defaults)."""
     if raw in (None, False):
         return None
@@ -288,7 +286,9 @@ def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
         "checkpoint": _checkpoint_to_dict(cfg.checkpoint),
         "logging": {
             "tensorboard": cfg.logging.tensorboard,
-            "wandb": None if wandb is None else {**dataclasses.asdict(wandb), "tags": list(wandb.tags)},
+            "wandb": None
+            if wandb is None
+            else {**dataclasses.asdict(wandb), "tags": list(wandb.tags)},
             "mlflow": None if mlflow is None else dataclasses.asdict(mlflow),
         },
         "resources": dataclasses.asdict(cfg.resources),
