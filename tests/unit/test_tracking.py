@@ -65,8 +65,7 @@ def drive_search(run_dir: Path, space_file: Path, checkpoints: Path | None = Non
     tracking.setup(total_num_samples=len(TRIALS))
     callbacks = [rundir, tracking]
     trials = {tid: FakeTrial(tid, {"optimizer.lr": lr}) for tid, (lr, _, _) in TRIALS.items()}
-    for cb in callbacks:
-        cb.on_step_end(0, list(trials.values())) if cb is rundir else None
+    rundir.on_step_end(0, list(trials.values()))
     for tid, (_, losses, end) in TRIALS.items():
         trial = trials[tid]
         for cb in callbacks:
@@ -177,8 +176,9 @@ def test_wandb_offline_run_per_trial_with_its_metrics_and_no_key(tmp_path, monke
     run_dir = tmp_path / "runs" / "tracked"
     drive_search(run_dir, space_file)
 
-    files = {p.name.rsplit("-", 1)[0]: p for p in wandb_dir.rglob("run-*.wandb")}
-    run_files = {wandb_offline.run_info(p).display_name: p for p in files.values()}
+    offline = list(wandb_dir.rglob("offline-run-*/run-*.wandb"))
+    run_files = {wandb_offline.run_info(p).display_name: p for p in offline}
+    assert len(offline) == len(TRIALS)
     assert set(run_files) == set(TRIALS)
     for tid, (lr, losses, end) in TRIALS.items():
         path = run_files[tid]
