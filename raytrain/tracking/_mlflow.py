@@ -10,6 +10,7 @@ environment; the config refuses them.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -116,7 +117,8 @@ class MlflowTracker(Tracker):
             return
         step = int(metrics.get("epoch", 0))
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        # NaN/inf (a diverged trial) are left out: not every MLflow backend stores them
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if math.isfinite(v)]
         self.client.log_batch(run_id, metrics=batch[:_BATCH])
 
     def end(self, run: RunEnd) -> None:
