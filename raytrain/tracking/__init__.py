@@ -5,7 +5,7 @@ the driver feeds them (see `_base` for why there and not in the workers).
 """
 
 from raytrain.tracking._base import RunEnd, RunStart, Scope, Tracker, flatten
-from raytrain.tracking._hub import Tracking, configured_trackers
+from raytrain.tracking._hub import Tracking, configured_trackers, require_packages
 
 __all__ = [
     "RunEnd",
@@ -15,4 +15,5 @@ __all__ = [
     "Tracking",
     "configured_trackers",
     "flatten",
+    "require_packages",
 ]

@@ -9,6 +9,7 @@ run directory still records everything.
 
 from __future__ import annotations
 
+import importlib.util
 import queue
 import sys
 import threading
@@ -19,31 +20,34 @@ from typing import Any
 from raytrain.config.schema import LoggingConfig
 from raytrain.errors import InputError, Problem, RunError
 from raytrain.tracking._base import RunEnd, RunStart, Scope, Tracker
+from raytrain.tracking._mlflow import MlflowTracker
+from raytrain.tracking._wandb import WandbTracker
 
 _STOP = object()
 
 
+def require_packages(logging: LoggingConfig) -> None:
+    """Raise `InputError` (exit 2) naming what to install when a turned-on tracker's package
+    is missing; the CLI calls it before starting Ray (nothing is imported)."""
+    wanted = [("wandb", logging.wandb), ("mlflow", logging.mlflow)]
+    missing = [
+        Problem(f"logging.{name}", f"needs the {name} package: pip install 'raytrain[{name}]'")
+        for name, section in wanted
+        if section is not None and importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise InputError(missing)
+
+
 def configured_trackers(logging: LoggingConfig) -> list[Tracker]:
-    """The trackers `logging` turns on (their packages are imported here, not before)."""
+    """The trackers `logging` turns on (their packages are imported when they open)."""
+    require_packages(logging)
     trackers: list[Tracker] = []
     if logging.wandb is not None:
-        _require("wandb", "logging.wandb", "raytrain[wandb]")
-        from raytrain.tracking._wandb import WandbTracker
-
         trackers.append(WandbTracker(logging.wandb))
     if logging.mlflow is not None:
-        _require("mlflow", "logging.mlflow", "raytrain[mlflow]")
-        from raytrain.tracking._mlflow import MlflowTracker
-
         trackers.append(MlflowTracker(logging.mlflow))
     return trackers
-
-
-def _require(module: str, key: str, extra: str) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise InputError(Problem(key, f"needs the {module} package: pip install '{extra}'"))
 
 
 class Tracking:

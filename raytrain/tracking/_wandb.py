@@ -90,3 +90,6 @@ class WandbTracker(Tracker):
     def close(self, best_checkpoint: Any = None) -> None:
         for key in list(self.runs):  # interrupted: their trials resume with `--resume`
             self.runs.pop(key).finish(exit_code=1)
+        # `finish` can return before W&B's service has written a run's last records; its
+        # teardown waits for them (the scope is over: no run of this process follows)
+        self.wandb.teardown()
