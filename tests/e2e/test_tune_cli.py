@@ -285,7 +285,8 @@ def test_every_trial_is_tracked_in_wandb_and_mlflow(grid_run, mlflow_uri):
     by_trial = {c.data.tags["raytrain.trial_id"]: c for c in children}
     assert set(by_trial) == set(rows)
     for tid, row in rows.items():
-        losses = [v for v in epochs_of(run_dir, tid, "val_loss") if v == v]  # NaN left out
+        reported = (run_dir / "trials" / tid / "metrics.csv").exists()  # not the failing one
+        losses = [v for v in epochs_of(run_dir, tid, "val_loss") if v == v] if reported else []
         wb = wandb_offline.history(offline[tid])
         assert [r["val_loss"] for r in wb if r["val_loss"] == r["val_loss"]] == losses, tid
         child = by_trial[tid]
