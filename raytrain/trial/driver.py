@@ -19,7 +19,6 @@ from raytrain.config.parse import train_config_to_dict
 from raytrain.config.schema import TrainConfig
 from raytrain.layout import TrainRunLayout
 from raytrain.results import TERMINATED, TrainRunWriter
-from raytrain.results._metrics import numeric_metrics
 from raytrain.results.states import ERROR
 from raytrain.tracking import RunEnd, RunStart, Scope, Tracking
 from raytrain.trial.checkpoint_export import export_checkpoints, pick_best
@@ -55,15 +54,14 @@ def train_scope(
     )
 
 
-def best_of(history: list[dict[str, Any]], metric: str, mode: str) -> tuple[float, int] | None:
+def best_of(rows: list[dict[str, float]], metric: str, mode: str) -> tuple[float, int] | None:
     """(best value, its epoch) of `metric` over the reported epochs."""
-    rows = [r for r in history if isinstance(r.get(metric), (int, float))]
-    rows = [r for r in rows if math.isfinite(r[metric])]
-    if not rows:
+    finite = [r for r in rows if metric in r and math.isfinite(r[metric])]
+    if not finite:
         return None
     pick = min if mode == "min" else max
-    row = pick(rows, key=lambda r: r[metric])
-    return float(row[metric]), int(row.get("epoch", 0))
+    row = pick(finite, key=lambda r: r[metric])
+    return float(row[metric]), int(row["epoch"])
 
 
 def train(
@@ -111,6 +109,7 @@ def _fit(
     key: str,
 ) -> tuple[Any, dict[str, Path]]:
     relay = ProgressRelay()
+    recorded_rows: list[dict[str, float]] = []  # as metrics.csv has them (numbered epochs)
     with TrainRunWriter(layout, tensorboard=cfg.logging.tensorboard) as writer:
         resolved = train_config_to_dict(cfg)
         layout.config.write_text(yaml.safe_dump(resolved, sort_keys=False))
@@ -119,9 +118,10 @@ def _fit(
 
         def handle(report: EpochReport) -> None:
             history.append(dict(report.metrics))
-            writer.epoch(report.metrics)
+            recorded = writer.epoch(report.metrics)
+            recorded_rows.append(recorded)
             if tracking is not None:
-                tracking.epoch(key, numeric_metrics(report.metrics))
+                tracking.epoch(key, recorded)
             on_epoch(report)
 
         run_config = ray.train.RunConfig(
@@ -134,14 +134,14 @@ def _fit(
         try:
             result = trainer.fit()
         except TrainingFailedError as exc:
-            _end_tracking(tracking, key, ERROR, history, cfg, None)
+            _end_tracking(tracking, key, ERROR, recorded_rows, cfg, None)
             raise explain_failure(exc) from None  # the writer records it as ERROR
         finally:
             relay.stop()
         checkpoints = export_checkpoints(result, cfg, layout)
         writer.finished(TERMINATED)
         main = checkpoints.get(layout.best_ckpt.name) or checkpoints.get(layout.last_ckpt.name)
-        _end_tracking(tracking, key, TERMINATED, history, cfg, main)
+        _end_tracking(tracking, key, TERMINATED, recorded_rows, cfg, main)
     return result, checkpoints
 
 
@@ -149,13 +149,13 @@ def _end_tracking(
     tracking: Tracking | None,
     key: str,
     state: str,
-    history: list[dict[str, Any]],
+    rows: list[dict[str, float]],
     cfg: TrainConfig,
     checkpoint: Path | None,
 ) -> None:
     if tracking is None:
         return
-    best = best_of(history, cfg.checkpoint.metric, cfg.checkpoint.mode)
+    best = best_of(rows, cfg.checkpoint.metric, cfg.checkpoint.mode)
     tracking.end(
         RunEnd(
             key=key,

@@ -429,7 +429,10 @@ def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
     assert (Path(last["checkpoint"]) / "checkpoint.ckpt").is_file()
 
     cold_values = [last_lr["optimizer.lr"]]
-    (tmp_path / "cold.yaml").write_text(yaml.safe_dump(space("cold", cold_values, "fresh")))
+    cold_space = space("cold", cold_values, "fresh")
+    # the fresh executor's trial is tracked like a warm one (W&B offline, into the run dir)
+    cold_space["config"] = {**BASE, "logging": {"wandb": {"mode": "offline"}}}
+    (tmp_path / "cold.yaml").write_text(yaml.safe_dump(cold_space))
     cold = run(["tune", "cold.yaml", "--no-live"], cwd=tmp_path)
     assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr[-3000:]
     cold_dir = tmp_path / "runs" / "cold"
@@ -440,6 +443,12 @@ def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
         cold_values = epochs_of(cold_dir, cold_row["trial_id"], key)
         assert warm_values == pytest.approx(cold_values, rel=1e-6, abs=1e-7), key
     assert epochs_of(cold_dir, cold_row["trial_id"], "worker_pid")[0] not in pids
+    from fixtures import wandb_offline
+
+    (wandb_run,) = (cold_dir / "wandb").glob("offline-run-*/run-*.wandb")
+    assert wandb_offline.run_info(wandb_run).display_name == cold_row["trial_id"]
+    logged = [r["val_loss"] for r in wandb_offline.history(wandb_run)]
+    assert logged == pytest.approx(epochs_of(cold_dir, cold_row["trial_id"], "val_loss"))
 
 
 def test_two_worker_ddp_trials_are_served_warm(tmp_path):

@@ -91,6 +91,15 @@ def test_flatten_keeps_lists_as_values():
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": {}}) == {"a.b": 1, "a.c": [1, 2], "d": {}}
 
 
+def test_a_train_runs_best_skips_non_finite_values():
+    from raytrain.trial.driver import best_of
+
+    rows = [{"epoch": 1, "val_loss": 0.5}, {"epoch": 2, "val_loss": float("nan")}, {"epoch": 3}]
+    assert best_of(rows, "val_loss", "min") == (0.5, 1)
+    assert best_of([*rows, {"epoch": 4, "val_loss": 0.9}], "val_loss", "max") == (0.9, 4)
+    assert best_of(rows[1:], "val_loss", "min") is None
+
+
 def test_no_tracker_configured_opens_nothing(tmp_path):
     space = load_space(write_space(tmp_path, {"tensorboard": True}))
     assert open_search_tracking(space, tmp_path / "run") is None
