@@ -29,6 +29,7 @@ class Scope:
     mode: str
     group: str  # default W&B group / what links a train run to its search
     reproduces: str | None = None
+    resume: bool = False  # `tune --resume`: carry on with the runs the search started
 
 
 @dataclass(frozen=True)

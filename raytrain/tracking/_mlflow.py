@@ -55,9 +55,8 @@ class MlflowTracker(Tracker):
         self.experiment = found.experiment_id if found else self.client.create_experiment(name)
         self.run_dir = str(scope.run_dir.resolve())
         if scope.kind == "search":
-            self.parent = self._find(f"tags.`{KIND_TAG}` = 'search'") or self._create(
-                scope.run_dir.name, {KIND_TAG: "search"}
-            )
+            found_parent = self._find(f"tags.`{KIND_TAG}` = 'search'") if scope.resume else None
+            self.parent = found_parent or self._create(scope.run_dir.name, {KIND_TAG: "search"})
             self.client.update_run(self.parent, status="RUNNING")
 
     def _find(self, condition: str) -> str | None:
@@ -82,7 +81,8 @@ class MlflowTracker(Tracker):
         existing = None
         if self.parent is not None:
             tags = {PARENT_TAG: self.parent, TRIAL_ID_TAG: run.key, KIND_TAG: "trial"}
-            existing = self._find(f"tags.`{TRIAL_ID_TAG}` = '{_quoted(run.key)}'")
+            if self.scope.resume:
+                existing = self._find(f"tags.`{TRIAL_ID_TAG}` = '{_quoted(run.key)}'")
         else:
             tags = {KIND_TAG: "train", **self._reproduces()}
         run_id = existing or self._create(run.key, tags)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
 
-def search_scope(space: Space, run_dir: Path) -> Scope:
+def search_scope(space: Space, run_dir: Path, *, resume: bool = False) -> Scope:
     return Scope(
         kind="search",
         name=space.name,
@@ -35,12 +35,16 @@ def search_scope(space: Space, run_dir: Path) -> Scope:
         metric=space.metric,
         mode=space.mode,
         group=Path(run_dir).resolve().name,
+        resume=resume,
     )
 
 
-def open_search_tracking(space: Space, run_dir: Path) -> Tracking | None:
-    """The search's trackers, opened now (None when the space logs to none)."""
-    return Tracking.open(trial_train_config(space, {}).logging, search_scope(space, run_dir))
+def open_search_tracking(space: Space, run_dir: Path, *, resume: bool = False) -> Tracking | None:
+    """The search's trackers, opened now (None when the space logs to none). `resume`:
+    carry on with the MLflow runs the search started (a new search in a re-used run
+    directory path starts its own)."""
+    scope = search_scope(space, run_dir, resume=resume)
+    return Tracking.open(trial_train_config(space, {}).logging, scope)
 
 
 class TrackingCallback(Callback):
@@ -64,7 +68,7 @@ class TrackingCallback(Callback):
         **info: Any,
     ) -> None:
         if self._tracking is None:  # restored from Tune's state (`--resume`)
-            self._tracking = open_search_tracking(self.space, self.run_dir)
+            self._tracking = open_search_tracking(self.space, self.run_dir, resume=True)
 
     def on_trial_start(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any

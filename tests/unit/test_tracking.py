@@ -3,6 +3,7 @@ and by `raytrain train`'s scope, with stand-in trials (no Ray cluster)."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,7 +278,7 @@ def test_resumed_search_reuses_its_mlflow_runs(tmp_path, monkeypatch, mlflow_uri
     space_file = write_space(tmp_path, {"mlflow": {"experiment": "resumed"}})
     run_dir = tmp_path / "runs" / "tracked"
     drive_search(run_dir, space_file)
-    scope = Scope("search", "tracked", run_dir, "val_loss", "min", group="tracked")
+    scope = Scope("search", "tracked", run_dir, "val_loss", "min", group="tracked", resume=True)
     again = Tracking.open(LoggingConfig(mlflow=MlflowConfig(experiment="resumed")), scope)
     assert again is not None
     again.start(RunStart("aa_00000", {"optimizer.lr": 0.01}, {}))
@@ -291,6 +292,15 @@ def test_resumed_search_reuses_its_mlflow_runs(tmp_path, monkeypatch, mlflow_uri
     (child,) = [r for r in runs if r.data.tags.get("raytrain.trial_id") == "aa_00000"]
     steps = [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")]
     assert steps == [1, 2, 3]
+    # a new search in the same (re-created) run directory path gets a parent of its own
+    new = Tracking.open(
+        LoggingConfig(mlflow=MlflowConfig(experiment="resumed")),
+        dataclasses.replace(scope, resume=False),
+    )
+    assert new is not None
+    new.close()
+    parents = client.search_runs([exp.experiment_id], "tags.`raytrain.kind` = 'search'")
+    assert len(parents) == 2
 
 
 def test_wandb_config_is_what_the_tracker_gets(tmp_path):
