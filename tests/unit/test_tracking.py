@@ -101,6 +101,23 @@ def test_a_train_runs_best_skips_non_finite_values():
     assert best_of(rows[1:], "val_loss", "min") is None
 
 
+def test_a_missing_tracker_package_is_an_input_error_naming_the_extra(monkeypatch):
+    import importlib.util
+
+    from raytrain.errors import InputError
+    from raytrain.tracking import require_packages
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
+    )
+    with pytest.raises(InputError) as err:
+        require_packages(LoggingConfig(mlflow=MlflowConfig()))
+    assert [p.path for p in err.value.problems] == ["logging.mlflow"]
+    assert "pip install 'raytrain[mlflow]'" in str(err.value)
+    require_packages(LoggingConfig())  # nothing turned on: nothing needed
+
+
 def test_no_tracker_configured_opens_nothing(tmp_path):
     space = load_space(write_space(tmp_path, {"tensorboard": True}))
     assert open_search_tracking(space, tmp_path / "run") is None
