@@ -2,7 +2,8 @@
 
 One user project (a toy LightningModule whose `behaviour` makes a trial good, bad, NaN or
 failing) serves three searches: a grid over behaviours (ASHA stops, NaN, a retried then
-failed trial, export -> train round trip), and a TPE search killed with SIGKILL and resumed.
+failed trial, export -> train round trip; tracked by W&B offline and a local MLflow
+server), and a TPE search killed with SIGKILL and resumed.
 """
 
 from __future__ import annotations
