@@ -40,6 +40,16 @@ def ray_session() -> Iterator[None]:
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real MLflow tracking server (sqlite, 127.0.0.1) for the session's tests."""
+    pytest.importorskip("mlflow")
+    from fixtures.mlflow_server import mlflow_server
+
+    with mlflow_server(tmp_path_factory.mktemp("mlflow")) as uri:
+        yield uri
+
+
 @pytest.fixture(autouse=True)
 def _no_env_leaks() -> Iterator[None]:
     """Fail a test that leaves environment variables changed (use monkeypatch instead)."""
@@ -67,6 +77,7 @@ def _no_env_leaks() -> Iterator[None]:
         "GRPC_",
         "PYTEST_",
         "PYTORCH_",
+        "WANDB_SERVICE",  # wandb.init points later runs of the process at its service
     )
     changed = {
         k

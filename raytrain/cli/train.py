@@ -75,10 +75,12 @@ def run(args: argparse.Namespace) -> int:
     from raytrain.config.schema import default_metric_note
     from raytrain.local_ray import connected_ray
     from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
+    from raytrain.tracking import require_packages
 
     cwd = Path.cwd()
     put_cwd_on_path(cwd)
     cfg, provenance = load_train_config_with_provenance(args.config, args.overrides)
+    require_packages(cfg.logging)  # before Ray's start-up, not after
     run_dir = _run_dir(args)
 
     started = time.monotonic()
@@ -109,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
         if dashboard:
             print(f"Ray dashboard: {dashboard}")
         print(f"run dir: {run_dir}", flush=True)
-        outcome = train(cfg, run_dir, on_epoch=on_epoch)
+        outcome = train(
+            cfg, run_dir, on_epoch=on_epoch, name=Path(args.config).stem, provenance=provenance
+        )
     final = outcome.final_metrics
     print(f"final: {_metrics_line(final)}  (epoch {final.get('epoch')})")
     if outcome.best_metrics is not None:

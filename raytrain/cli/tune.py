@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
     from raytrain.signals import sigterm_as_sigint
     from raytrain.space import dump_space, load_space_with_notes, trial_config
+    from raytrain.tracking import require_packages
 
     target = Path(args.space)
     storage, name = args.storage, args.name
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         layout.check_new()
     cwd = Path.cwd()
     put_cwd_on_path(cwd)  # so that the space's `_target_` code imports here and on workers
+    require_packages(trial_config(space, {}).logging)  # before Ray's start-up, not after
     env = user_code_runtime_env(trial_config(space, {}), cwd, remote=args.address is not None)
     # sigterm_as_sigint after ray.init (in connected_ray), which sets its own handler.
     session = connected_ray(

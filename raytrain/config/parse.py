@@ -21,6 +21,7 @@ from raytrain.config.schema import (
     ComponentConfig,
     LoggingConfig,
     LRSchedulerConfig,
+    MlflowConfig,
     OptimizerConfig,
     ResourcesConfig,
     TrainConfig,
@@ -92,6 +93,11 @@ _RESOURCE_RULES = {
 }
 _NO_KEYS = "API keys are never read from files: set WANDB_API_KEY in the environment"
 _WANDB_FORBIDDEN = {k: _NO_KEYS for k in ("api_key", "key", "apikey", "token")}
+_NO_MLFLOW_SECRETS = (
+    "credentials are never read from files: set MLFLOW_TRACKING_USERNAME and "
+    "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment"
+)
+_MLFLOW_FORBIDDEN = {k: _NO_MLFLOW_SECRETS for k in ("password", "token", "username")}
 
 
 def parse_train_config(
@@ -213,15 +219,38 @@ def _lr_scheduler(raw: Any, probs: Problems) -> LRSchedulerConfig:
 def _logging(raw: Any, probs: Problems) -> LoggingConfig:
     if raw is None:
         return LoggingConfig()
-    wandb_raw = raw.get("wandb") if isinstance(raw, Mapping) else None
-    plain = {k: v for k, v in raw.items() if k != "wandb"} if isinstance(raw, Mapping) else raw
+    if not isinstance(raw, Mapping):
+        check_fields(LoggingConfig, raw, probs)  # reports "expected a mapping"
+        return LoggingConfig()
+    plain = {k: v for k, v in raw.items() if k not in _TRACKERS}
     fields = check_fields(LoggingConfig, plain, probs)
-    wandb = None
-    if wandb_raw not in (None, False):
-        w = check_fields(WandbConfig, wandb_raw, probs.under("wandb"), forbidden=_WANDB_FORBIDDEN)
-        if "project" in w:
-            wandb = WandbConfig(**w)
-    return LoggingConfig(tensorboard=fields.get("tensorboard", True), wandb=wandb)
+    wandb = _tracker(raw.get("wandb"), WandbConfig, probs.under("wandb"), _WANDB_FORBIDDEN)
+    mlflow = _tracker(
+        raw.get("mlflow"),
+        MlflowConfig,
+        probs.under("mlflow"),
+        _MLFLOW_FORBIDDEN,
+        rules={"tracking_uri": _no_credentials_in_uri},
+    )
+    return LoggingConfig(tensorboard=fields.get("tensorboard", True), wandb=wandb, mlflow=mlflow)
+
+
+_TRACKERS = ("wandb", "mlflow")
+
+
+def _tracker(raw: Any, cls: type, probs: Problems, forbidden: Mapping[str, str], **kw: Any) -> Any:
+    """A tracker section: null/false is off, true or a mapping is on (its defaults)."""
+    if raw in (None, False):
+        return None
+    fields = check_fields(cls, {} if raw is True else raw, probs, forbidden=forbidden, **kw)
+    return cls(**fields)
+
+
+def _no_credentials_in_uri(value: Any) -> str | None:
+    """http://user:secret@host would put the password in every file the config goes to."""
+    if isinstance(value, str) and "@" in value.partition("://")[2].partition("/")[0]:
+        return _NO_MLFLOW_SECRETS
+    return None
 
 
 def _loss(raw: Any, probs: Problems, model: ComponentConfig) -> dict[str, dict[str, Any]]:
@@ -242,7 +271,7 @@ def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
         head = {TARGET_KEY: c.target} if c.target is not None else {"name": c.name}
         return {**head, **c.kwargs}
 
-    wandb = cfg.logging.wandb
+    wandb, mlflow = cfg.logging.wandb, cfg.logging.mlflow
     out = {
         "seed": cfg.seed,
         "model": component(cfg.model),
@@ -259,7 +288,8 @@ def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
             "tensorboard": cfg.logging.tensorboard,
             "wandb": None
             if wandb is None
-            else {"project": wandb.project, "entity": wandb.entity, "tags": list(wandb.tags)},
+            else {**dataclasses.asdict(wandb), "tags": list(wandb.tags)},
+            "mlflow": None if mlflow is None else dataclasses.asdict(mlflow),
         },
         "resources": dataclasses.asdict(cfg.resources),
         "loss": {k: dict(v) for k, v in cfg.loss.items()},

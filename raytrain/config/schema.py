@@ -113,19 +113,44 @@ def default_metric_note(cfg: CheckpointConfig, logged: Iterable[str]) -> str | N
     )
 
 
+WandbMode = Literal["online", "offline", "disabled"]
+
+
 @dataclass(frozen=True)
 class WandbConfig:
-    """Optional W&B logging. The API key only ever comes from WANDB_API_KEY in the env."""
+    """W&B: one run per trial (and per `raytrain train`), one group per search.
 
-    project: str
+    The API key only ever comes from WANDB_API_KEY in the environment. `project` defaults
+    to the search's (or train config's) name, `group` to the run directory's name, `mode`
+    to WANDB_MODE (W&B's own default: online).
+    """
+
+    project: str | None = None
     entity: str | None = None
+    group: str | None = None
     tags: tuple[str, ...] = ()
+    mode: WandbMode | None = None
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    """MLflow: a parent run per search with a child run per trial; a run per `train`.
+
+    `tracking_uri` defaults to MLFLOW_TRACKING_URI (then MLflow's own default), `experiment`
+    to the search's (or train config's) name. `log_checkpoint` uploads the best checkpoint
+    (a search's best trial's, to the parent run) as an artifact.
+    """
+
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    log_checkpoint: bool = False
 
 
 @dataclass(frozen=True)
 class LoggingConfig:
     tensorboard: bool = True
     wandb: WandbConfig | None = None
+    mlflow: MlflowConfig | None = None
 
 
 @dataclass(frozen=True)

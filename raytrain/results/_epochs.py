@@ -110,11 +110,13 @@ class TrainRunWriter:
     def _state(self, state: str, error: str | None = None) -> None:
         _files.write_state(self.layout, state, self._started, self._now(), error)
 
-    def epoch(self, metrics: Mapping[str, Any]) -> None:
-        """One reported epoch: a metrics.csv row and its TensorBoard scalars."""
+    def epoch(self, metrics: Mapping[str, Any]) -> dict[str, float]:
+        """One reported epoch: a metrics.csv row and its TensorBoard scalars. Returns the
+        epoch and its metrics as recorded (the epoch numbered if the report had none)."""
         row = self.log.add(metrics, self._clock())
         self.log.scalars(numeric_metrics(metrics), step=int(row["epoch"]))
         self._state(RUNNING)
+        return {"epoch": row["epoch"], **numeric_metrics(metrics)}
 
     def finished(self, state: str, error: str | None = None) -> None:
         """TERMINATED, or ERROR with the full error (kept in error.txt)."""

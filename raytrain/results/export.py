@@ -79,6 +79,7 @@ def exported_config(run: Any, record: Any, space: Any) -> dict[str, Any]:
     cfg = train_config_to_dict(trial_train_config(space, record.params))
     cfg["provenance"] = {
         "experiment": run.name,
+        "run_dir": str(Path(run.path).resolve()),
         "trial_id": record.trial_id,
         "metric": run.metric,
         "mode": run.mode,

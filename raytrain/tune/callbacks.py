@@ -78,9 +78,11 @@ class RunDirCallback(Callback):
         param_paths: Sequence[str],
         rungs: Sequence[int],
         max_epochs: int,
+        tensorboard: bool = True,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.max_epochs = max_epochs
+        self.tensorboard = tensorboard
         self.metric, self.mode = metric, mode
         self.param_paths = list(param_paths)
         self.rungs = list(rungs)
@@ -104,6 +106,7 @@ class RunDirCallback(Callback):
                 mode=self.mode,
                 param_paths=self.param_paths,
                 rungs=self.rungs,
+                tensorboard=self.tensorboard,
             )
         return self._writer
 
@@ -205,6 +208,7 @@ class LiveViewCallback(RunDirCallback):
         budget: int,
         concurrency: int,
         live: bool | None,
+        tensorboard: bool = True,
     ) -> None:
         super().__init__(
             run_dir,
@@ -213,6 +217,7 @@ class LiveViewCallback(RunDirCallback):
             param_paths=param_paths,
             rungs=rungs,
             max_epochs=max_epochs,
+            tensorboard=tensorboard,
         )
         self.name = name
         self.budget, self.concurrency, self.live = budget, concurrency, live

@@ -39,6 +39,7 @@ from raytrain.tune.callbacks import LiveViewCallback
 from raytrain.tune.resources import nodes_from_ray, plan_resources
 from raytrain.tune.schedulers import make_scheduler
 from raytrain.tune.searchers import grid_size, journal_storage, make_searcher
+from raytrain.tune.tracking import TrackingCallback, open_search_tracking
 from raytrain.tune.trainable import NonFiniteStopper, make_trainable
 
 
@@ -203,11 +204,17 @@ def _build_or_restore(
             budget=budget,
             concurrency=concurrency,
             live=options.live,
+            tensorboard=trial_config(space, {}).logging.tensorboard,
         ),
     ]
     warm = space.resources.executor == "warm"
     if warm:
         callbacks.append(ExecutorPoolCallback(pool_name(run_dir)))
+    # W&B / MLflow from the driver's results (after the run dir's callback, whose best
+    # trial it reads at the end); opened now so a bad tracking URI fails before any trial.
+    tracking = open_search_tracking(space, run_dir)
+    if tracking is not None:
+        callbacks.append(TrackingCallback(space, run_dir, tracking))
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(

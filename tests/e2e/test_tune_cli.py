@@ -2,7 +2,8 @@
 
 One user project (a toy LightningModule whose `behaviour` makes a trial good, bad, NaN or
 failing) serves three searches: a grid over behaviours (ASHA stops, NaN, a retried then
-failed trial, export -> train round trip), and a TPE search killed with SIGKILL and resumed.
+failed trial, export -> train round trip; tracked by W&B offline and a local MLflow
+server), and a TPE search killed with SIGKILL and resumed.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def write_project(root: Path) -> None:
     (root / "toymod.py").write_text(textwrap.dedent(TOY))
 
 
-def run(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [RAYTRAIN, *args],
         cwd=cwd,
@@ -102,7 +105,21 @@ def run(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.Complete
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
+
+
+FAKE_WANDB_KEY = "e2e0fake0key0e2e0fake0key0e2e0fake0key00"
+
+
+def tracking_env(root: Path, mlflow_uri: str) -> dict[str, str]:
+    """W&B offline into the project's wandb-dir, a (fake) key in the environment as a user
+    would have it, and the MLflow server by MLFLOW_TRACKING_URI."""
+    return {
+        "WANDB_DIR": str(root / "wandb-dir"),
+        "WANDB_API_KEY": FAKE_WANDB_KEY,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+    }
 
 
 def epochs_of(run_dir: Path, trial_id: str, key: str = "epoch") -> list:
@@ -117,14 +134,17 @@ def table(run_dir: Path) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def grid_run(tmp_path_factory):
+def grid_run(tmp_path_factory, mlflow_uri):
     """A grid over every behaviour: 4 finite trials of different quality, one NaN, one
-    that raises (retried once, then failed). Two trials at a time."""
+    that raises (retried once, then failed). Two trials at a time. Tracked by W&B
+    (offline) and MLflow (the session's local server)."""
     root = tmp_path_factory.mktemp("project")
     write_project(root)
+    (root / "wandb-dir").mkdir()
+    tracked = {"wandb": {"mode": "offline"}, "mlflow": {"log_checkpoint": True}}
     space = {
         "name": "grid",
-        "config": BASE,
+        "config": {**BASE, "logging": tracked},
         "metric": "val_loss",
         "mode": "min",
         "parameters": {
@@ -138,7 +158,7 @@ def grid_run(tmp_path_factory):
         "failure": {"max_failures": 1},
     }
     (root / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
-    proc = run(["tune", "space.yaml", "--no-live"], cwd=root)
+    proc = run(["tune", "space.yaml", "--no-live"], cwd=root, env=tracking_env(root, mlflow_uri))
     return root, root / "runs" / "grid", proc
 
 
@@ -181,7 +201,7 @@ def test_failed_trial_was_retried(grid_run):
     assert errors.count("toy failure on purpose") >= 2, errors[-2000:]
 
 
-def test_best_is_the_good_trial_and_export_train_round_trip(grid_run):
+def test_best_is_the_good_trial_and_export_train_round_trip(grid_run, mlflow_uri):
     root, run_dir, _proc = grid_run
     best = yaml.safe_load((run_dir / "best.yaml").read_text())
     prov = best["provenance"]
@@ -193,7 +213,8 @@ def test_best_is_the_good_trial_and_export_train_round_trip(grid_run):
     assert out.returncode == 0, out.stderr
     assert (root / "exported-1.yaml").exists() and (root / "exported-2.yaml").exists()
 
-    train = run(["train", str(run_dir / "best.yaml"), "--storage", "final"], cwd=root)
+    env = tracking_env(root, mlflow_uri)
+    train = run(["train", str(run_dir / "best.yaml"), "--storage", "final"], cwd=root, env=env)
     assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
     assert "recorded val_loss" in train.stdout  # the provenance is printed next to the result
     # same seed, data and epochs: the final run reproduces the trial's value at its epoch
@@ -210,6 +231,79 @@ def test_best_is_the_good_trial_and_export_train_round_trip(grid_run):
     analyzed = run(["analyze", str(final_dir)], cwd=root, timeout=300)
     assert analyzed.returncode == 0, analyzed.stdout + analyzed.stderr
     assert any((final_dir / "plots").glob("*.png"))
+
+    # the final run is tracked on its own, linked to the trial it reproduces
+    from fixtures import wandb_offline
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_uri)
+    exp = client.get_experiment_by_name("grid")
+    (final,) = client.search_runs([exp.experiment_id], "tags.`raytrain.kind` = 'train'")
+    assert final.data.tags["raytrain.reproduces_trial"] == prov["trial_id"]
+    (trial_run,) = client.search_runs(
+        [exp.experiment_id], f"tags.`raytrain.trial_id` = '{prov['trial_id']}'"
+    )
+    assert final.data.tags["raytrain.reproduces_run_id"] == trial_run.info.run_id
+    history = client.get_metric_history(final.info.run_id, "val_loss")
+    assert [m.step for m in history] == sorted(by_epoch)
+    ckpts = [a.path for a in client.list_artifacts(final.info.run_id, "checkpoint")]
+    assert ckpts == ["checkpoint/best.ckpt"]
+    (wandb_final,) = [
+        p
+        for p in (root / "wandb-dir").rglob("run-*.wandb")
+        if wandb_offline.run_info(p).job_type == "train"
+    ]
+    info = wandb_offline.run_info(wandb_final)
+    assert info.project == "grid" and info.run_group == "grid"
+    assert [r["val_loss"] for r in wandb_offline.history(wandb_final)] == [
+        by_epoch[e] for e in sorted(by_epoch)
+    ]
+
+
+def test_every_trial_is_tracked_in_wandb_and_mlflow(grid_run, mlflow_uri):
+    """One W&B offline run and one MLflow child run per trial, each with its per-epoch
+    metric; the W&B key of the environment is in no file."""
+    from fixtures import wandb_offline
+    from mlflow.tracking import MlflowClient
+
+    root, run_dir, proc = grid_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "logging stopped" not in proc.stderr, proc.stderr[-3000:]
+    rows = table(run_dir)
+    offline = {}
+    for path in (root / "wandb-dir").rglob("run-*.wandb"):
+        info = wandb_offline.run_info(path)
+        if info.job_type == "trial":
+            assert info.display_name not in offline, "two W&B runs for one trial"
+            offline[info.display_name] = path
+    assert set(offline) == set(rows)
+    client = MlflowClient(mlflow_uri)
+    exp = client.get_experiment_by_name("grid")
+    (parent,) = client.search_runs([exp.experiment_id], "tags.`raytrain.kind` = 'search'")
+    children = client.search_runs(
+        [exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+    )
+    by_trial = {c.data.tags["raytrain.trial_id"]: c for c in children}
+    assert set(by_trial) == set(rows)
+    for tid, row in rows.items():
+        reported = (run_dir / "trials" / tid / "metrics.csv").exists()  # not the failing one
+        losses = [v for v in epochs_of(run_dir, tid, "val_loss") if v == v] if reported else []
+        wb = wandb_offline.history(offline[tid])
+        assert [r["val_loss"] for r in wb if r["val_loss"] == r["val_loss"]] == losses, tid
+        child = by_trial[tid]
+        assert child.data.tags["raytrain.state"] == row["state"]
+        history = client.get_metric_history(child.info.run_id, "val_loss")
+        assert [m.value for m in history] == pytest.approx(losses, rel=1e-6), tid
+        if row["best_value"]:
+            assert wandb_offline.summary(offline[tid])["val_loss"] == pytest.approx(
+                float(row["best_value"]), rel=1e-6
+            )
+    uploaded = [a.path for a in client.list_artifacts(parent.info.run_id, "checkpoint")]
+    assert "checkpoint/checkpoint.ckpt" in uploaded, uploaded
+    leaked = [
+        p for p in root.rglob("*") if p.is_file() and FAKE_WANDB_KEY.encode() in p.read_bytes()
+    ]
+    assert not leaked
 
 
 def test_existing_run_is_not_overwritten(grid_run):
@@ -336,7 +430,10 @@ def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
     assert (Path(last["checkpoint"]) / "checkpoint.ckpt").is_file()
 
     cold_values = [last_lr["optimizer.lr"]]
-    (tmp_path / "cold.yaml").write_text(yaml.safe_dump(space("cold", cold_values, "fresh")))
+    cold_space = space("cold", cold_values, "fresh")
+    # the fresh executor's trial is tracked like a warm one (W&B offline, into the run dir)
+    cold_space["config"] = {**BASE, "logging": {"wandb": {"mode": "offline"}}}
+    (tmp_path / "cold.yaml").write_text(yaml.safe_dump(cold_space))
     cold = run(["tune", "cold.yaml", "--no-live"], cwd=tmp_path)
     assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr[-3000:]
     cold_dir = tmp_path / "runs" / "cold"
@@ -347,6 +444,12 @@ def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
         cold_values = epochs_of(cold_dir, cold_row["trial_id"], key)
         assert warm_values == pytest.approx(cold_values, rel=1e-6, abs=1e-7), key
     assert epochs_of(cold_dir, cold_row["trial_id"], "worker_pid")[0] not in pids
+    from fixtures import wandb_offline
+
+    (wandb_run,) = (cold_dir / "wandb").glob("offline-run-*/run-*.wandb")
+    assert wandb_offline.run_info(wandb_run).display_name == cold_row["trial_id"]
+    logged = [r["val_loss"] for r in wandb_offline.history(wandb_run)]
+    assert logged == pytest.approx(epochs_of(cold_dir, cold_row["trial_id"], "val_loss"))
 
 
 def test_two_worker_ddp_trials_are_served_warm(tmp_path):

@@ -104,7 +104,14 @@ RULES = [
         "logging.wandb.api_key",
         "WANDB_API_KEY",
     ),
-    ({"logging": {"wandb": {"entity": "e"}}}, "logging.wandb.project", "missing required"),
+    ({"logging": {"wandb": {"mode": "offlin"}}}, "logging.wandb.mode", "offline"),
+    (
+        {"logging": {"mlflow": {"tracking_uri": "http://me:s3cr3t@host:5000"}}},
+        "logging.mlflow.tracking_uri",
+        "MLFLOW_TRACKING_PASSWORD",
+    ),
+    ({"logging": {"mlflow": {"token": "t"}}}, "logging.mlflow.token", "MLFLOW_TRACKING_TOKEN"),
+    ({"logging": {"mlflow": {"experimnt": "x"}}}, "logging.mlflow.experimnt", "experiment"),
     ({"logging": {"tensorbord": True}}, "logging.tensorbord", "did you mean 'tensorboard'"),
     ({"resources": {"workers": 0}}, "resources.workers", ">= 1"),
     ({"resources": {"gpus_per_worker": -1}}, "resources.gpus_per_worker", ">= 0"),
@@ -203,9 +210,26 @@ _configs = st.fixed_dictionaries(
                 {
                     "wandb": st.fixed_dictionaries(
                         {"project": st.text("abc", min_size=1)},
-                        optional={"tags": st.lists(st.text("xyz", min_size=1), max_size=3)},
+                        optional={
+                            "tags": st.lists(st.text("xyz", min_size=1), max_size=3),
+                            "mode": st.sampled_from(["online", "offline", "disabled"]),
+                            "group": st.text("g", min_size=1),
+                        },
                     )
-                }
+                },
+                optional={
+                    "mlflow": st.one_of(
+                        st.just(True),
+                        st.fixed_dictionaries(
+                            {},
+                            optional={
+                                "tracking_uri": st.just("http://127.0.0.1:5000"),
+                                "experiment": st.text("e", min_size=1),
+                                "log_checkpoint": st.booleans(),
+                            },
+                        ),
+                    )
+                },
             ),
         ),
     }

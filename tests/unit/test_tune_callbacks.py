@@ -34,7 +34,7 @@ def rows(run_dir):
         return {r["trial_id"]: r for r in csv.DictReader(f)}
 
 
-def make(tmp_path):
+def make(tmp_path, tensorboard=True):
     return RunDirCallback(
         tmp_path,
         metric="val_loss",
@@ -42,6 +42,7 @@ def make(tmp_path):
         param_paths=["optimizer.lr"],
         rungs=[1, 2, 4],
         max_epochs=4,
+        tensorboard=tensorboard,
     )
 
 
@@ -91,6 +92,20 @@ def test_trial_lifecycle_lands_in_trials_csv(tmp_path):
     assert row["state"] == "STOPPED"  # 2 of 4 planned epochs
     assert row["best_value"].startswith("0.5") and row["best_epoch"] == "2"
     assert row["checkpoint"] == "/ck/2"  # filed under the epoch it was reported with
+    assert (tmp_path / "trials" / "t1" / "metrics.csv").exists()
+
+
+@pytest.mark.parametrize("tensorboard", [True, False])
+def test_tensorboard_events_follow_logging_tensorboard(tmp_path, tensorboard):
+    cb = pickle.loads(pickle.dumps(make(tmp_path, tensorboard=tensorboard)))  # as Tune keeps it
+    t = FakeTrial("t1", {"optimizer.lr": 0.01}, status="RUNNING")
+    cb.on_trial_start(0, [t], t)
+    t.last_result = {"val_loss": 0.4, "epoch": 1}
+    cb.on_trial_result(0, [t], t, t.last_result)
+    cb.on_trial_complete(0, [t], t)
+    cb.on_experiment_end([t])
+    events = list((tmp_path / "trials" / "t1").glob("events.out.tfevents.*"))
+    assert bool(events) is tensorboard
     assert (tmp_path / "trials" / "t1" / "metrics.csv").exists()
 
 
