@@ -5,7 +5,10 @@ beta(t) is `kl_beta` below (t = fractional epoch). Validation reports the schedu
 quantities, so trials with different beta / annealing / free bits are comparable:
 val_recon and val_kl (with z = posterior mean), val_loss = recon.weight * val_recon +
 kl.weight * val_kl (the negative ELBO with default weights), and `kl_per_dim` (val_kl
-divided by latent_dim; near 0 means posterior collapse). Training logs train_loss,
+divided by latent_dim; near 0 means posterior collapse) and `val_active_units`, the number
+of latent dimensions whose KL, averaged over a validation batch, exceeds
+`ACTIVE_UNIT_NATS` (a collapsed dimension carries no information about x; a lower bound on
+it is the posterior-collapse constraint of search_spaces/vae_rate_distortion.yaml). Training logs train_loss,
 train_recon, train_kl, train_kl_per_dim and train_beta.
 """
 
@@ -22,6 +25,10 @@ from raytrain.models.base import RaytrainModule
 from raytrain.models.losses import RECON_LOSSES, free_bits_kl, gaussian_kl_per_dim, weighted_sum
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+# KL (nats) above which a latent dimension counts as active: the 0.01 of Burda et al. 2016's
+# activity statistic, here on the per-dimension KL.
+ACTIVE_UNIT_NATS = 0.01
 
 
 def kl_beta(epoch: float, beta: float, anneal_epochs: float, cycle_epochs: float = 0) -> float:
@@ -122,12 +129,15 @@ class VAE(RaytrainModule):
         x, _ = batch
         mu, logvar = self.encode(x)
         recon = self.recon_loss(self.decoder(mu), x)
-        kl = gaussian_kl_per_dim(mu, logvar).sum()
+        per_dim = gaussian_kl_per_dim(mu, logvar)
+        kl = per_dim.sum()
         loss = weighted_sum({"recon": recon, "kl": kl}, self.terms)
+        active = (per_dim > ACTIVE_UNIT_NATS).sum().to(kl.dtype)
         for name, value in (
             ("val_loss", loss),
             ("val_recon", recon),
             ("val_kl", kl),
             ("kl_per_dim", kl / self.latent_dim),
+            ("val_active_units", active),
         ):
             self.log(name, value, on_step=False, on_epoch=True, sync_dist=True)

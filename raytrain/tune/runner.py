@@ -223,7 +223,7 @@ def _build_or_restore(
             name=layout.TRIALS_DIRNAME,
             storage_path=str(run_dir),
             failure_config=tune.FailureConfig(max_failures=space.failure.max_failures),
-            stop=NonFiniteStopper(space.metric),
+            stop=NonFiniteStopper(*(o.name for o in space.objectives)),
             callbacks=callbacks,
             # warm trials checkpoint through Tune (a fresh trial's Train run keeps its own)
             checkpoint_config=tune.CheckpointConfig(

@@ -10,12 +10,23 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from raytrain.space.catalogue import SCHEDULERS
 from raytrain.space.types import Space
+from raytrain.tune.pareto_asha import ParetoASHA
 
 TIME_ATTR = "epoch"
 
 
 def asha_scheduler(space: Space) -> TrialScheduler:
+    """Ray's ASHA for one metric; our Pareto ASHA for several objectives (same rungs)."""
     s = space.scheduler
+    if space.multi_objective:
+        return ParetoASHA(
+            space.objectives,
+            space.constraints,
+            time_attr=TIME_ATTR,
+            max_t=s.max_t,
+            grace_period=s.grace_period,
+            reduction_factor=s.reduction_factor,
+        )
     return ASHAScheduler(
         time_attr=TIME_ATTR,
         metric=space.metric,
