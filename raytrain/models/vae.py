@@ -7,9 +7,9 @@ val_recon and val_kl (with z = posterior mean), val_loss = recon.weight * val_re
 kl.weight * val_kl (the negative ELBO with default weights), and `kl_per_dim` (val_kl
 divided by latent_dim; near 0 means posterior collapse) and `val_active_units`, the number
 of latent dimensions whose KL, averaged over a validation batch, exceeds
-`ACTIVE_UNIT_NATS` (a collapsed dimension carries no information about x; a lower bound on
-it is the posterior-collapse constraint of search_spaces/vae_rate_distortion.yaml). Training logs train_loss,
-train_recon, train_kl, train_kl_per_dim and train_beta.
+`ACTIVE_UNIT_NATS` (a collapsed dimension carries no information about x; a lower bound
+on it is the posterior-collapse constraint of search_spaces/vae_rate_distortion.yaml).
+Training logs train_loss, train_recon, train_kl, train_kl_per_dim and train_beta.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from raytrain.space.settings import (
     parse_scheduler,
     parse_search,
 )
-from raytrain.space.types import Constraint, FloatParam, Mode, Objective, Param, Space
+from raytrain.space.types import Comparator, Constraint, FloatParam, Mode, Objective, Param, Space
 
 TOP_KEYS = (
     "name",
@@ -192,7 +192,7 @@ def _objectives(data: Mapping[str, Any], probs: Problems) -> tuple[Objective, ..
     return tuple(out)
 
 
-_COMPARATORS = (">=", "<=")
+_COMPARATORS: tuple[Comparator, ...] = (">=", "<=")
 
 
 def _constraints(raw: Any, probs: Problems, *, multi: bool) -> tuple[Constraint, ...]:

@@ -56,8 +56,12 @@ def journal_storage(run_dir: Path) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(backend)
 
 
-def _direction(mode: str) -> str:
-    return "maximize" if mode == "max" else "minimize"
+def _direction(mode: str) -> optuna.study.StudyDirection:
+    return (
+        optuna.study.StudyDirection.MAXIMIZE
+        if mode == "max"
+        else optuna.study.StudyDirection.MINIMIZE
+    )
 
 
 def create_study(space: Space, storage: optuna.storages.BaseStorage) -> None:
