@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ray.tune import Callback
 
 from raytrain.results import RunWriter
+from raytrain.space.types import Constraint, Objective
 from raytrain.tune.live import LiveState, LiveView
 
 if TYPE_CHECKING:
@@ -78,8 +79,11 @@ class RunDirCallback(Callback):
         param_paths: Sequence[str],
         rungs: Sequence[int],
         max_epochs: int,
+        objectives: Sequence[Objective] = (),
+        constraints: Sequence[Constraint] = (),
     ) -> None:
         self.run_dir = Path(run_dir)
+        self.objectives, self.constraints = tuple(objectives), tuple(constraints)
         self.max_epochs = max_epochs
         self.metric, self.mode = metric, mode
         self.param_paths = list(param_paths)
@@ -104,6 +108,9 @@ class RunDirCallback(Callback):
                 mode=self.mode,
                 param_paths=self.param_paths,
                 rungs=self.rungs,
+                # a callback pickled before these fields existed (`--resume` of an older run)
+                objectives=getattr(self, "objectives", ()),
+                constraints=getattr(self, "constraints", ()),
             )
         return self._writer
 
@@ -205,6 +212,8 @@ class LiveViewCallback(RunDirCallback):
         budget: int,
         concurrency: int,
         live: bool | None,
+        objectives: Sequence[Objective] = (),
+        constraints: Sequence[Constraint] = (),
     ) -> None:
         super().__init__(
             run_dir,
@@ -213,6 +222,8 @@ class LiveViewCallback(RunDirCallback):
             param_paths=param_paths,
             rungs=rungs,
             max_epochs=max_epochs,
+            objectives=objectives,
+            constraints=constraints,
         )
         self.name = name
         self.budget, self.concurrency, self.live = budget, concurrency, live
@@ -248,6 +259,7 @@ class LiveViewCallback(RunDirCallback):
             concurrency=self.concurrency,
             trials=self.writer.records,
             param_paths=list(self.writer.param_paths),
+            objectives=tuple(o.name for o in self.writer.objectives),
         )
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:

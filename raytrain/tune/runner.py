@@ -203,6 +203,8 @@ def _build_or_restore(
             budget=budget,
             concurrency=concurrency,
             live=options.live,
+            objectives=space.objectives,
+            constraints=space.constraints,
         ),
     ]
     warm = space.resources.executor == "warm"
