@@ -190,14 +190,14 @@ class Run:
     @property
     def finished(self) -> bool:
         """All known trials are finished and the tuner has written its end-of-run file
-        (best.yaml), or the space's sample budget is used up; a train run: its one trial
-        is finished."""
+        (best.yaml, or pareto/ of a multi-objective run), or the space's sample budget is
+        used up; a train run: its one trial is finished."""
         if any(not t.finished for t in self.trials):
             return False
         layout = self.layout
         if isinstance(layout, TrainRunLayout):
             return bool(self.trials)
-        if layout.best_yaml.is_file():
+        if layout.best_yaml.is_file() or layout.pareto_dir.is_dir():
             return True
         budget = (self.space.get("search") or {}).get("num_samples")
         return bool(self.trials) and isinstance(budget, int) and len(self.trials) >= budget

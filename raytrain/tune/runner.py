@@ -30,7 +30,7 @@ from raytrain.executor.pool import pool_name, start_pool
 from raytrain.executor.trainable import ExecutorPoolCallback, make_warm_trainable
 from raytrain.layout import SearchRunLayout
 from raytrain.results import load_run
-from raytrain.results.export import export_best, render_top
+from raytrain.results.export import export_best, export_pareto, render_front, render_top
 from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
@@ -244,12 +244,21 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
     complete = len(finished) >= budget
     if complete:
         _fail_orphaned_optuna_trials(space, run_dir)
-    echo(render_top(run, k=5))
     best_file: Path | None = None
-    if run.best(1):
-        best_file = export_best(run_dir, SearchRunLayout(run_dir).best_yaml, top_k=1)[0]
-        echo(f"best config: {best_file}")
-        echo(f"final run:   raytrain train {best_file}")
+    if run.multi_objective:
+        # no single best: the whole front, one runnable file per point
+        echo(render_front(run))
+        if run.front():
+            paths = export_pareto(run_dir)
+            best_file = paths[0]
+            echo(f"Pareto front configs: {best_file.parent}/ ({len(paths)} file(s))")
+            echo(f"final run:   raytrain train {best_file}")
+    else:
+        echo(render_top(run, k=5))
+        if run.best(1):
+            best_file = export_best(run_dir, SearchRunLayout(run_dir).best_yaml, top_k=1)[0]
+            echo(f"best config: {best_file}")
+            echo(f"final run:   raytrain train {best_file}")
     if not complete:
         echo(
             f"{len(finished)}/{budget} trials finished. Continue with: "

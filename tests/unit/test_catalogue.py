@@ -120,8 +120,7 @@ def multi_space(tmp_path: Path, sampler: str, scheduler: str = "asha") -> Space:
     text = SPACE_YAML.replace("SAMPLER", sampler).replace("SCHEDULER", scheduler)
     text = text.replace(
         "metric: val_loss\nmode: min\n",
-        "objectives: {val_loss: min, val_acc: max}\n"
-        'constraints: [{metric: val_acc, ">=": 0.5}]\n',
+        'objectives: {val_loss: min, val_acc: max}\nconstraints: [{metric: val_acc, ">=": 0.5}]\n',
     )
     path = tmp_path / "multi.yaml"
     path.write_text(text)
