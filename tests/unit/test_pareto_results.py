@@ -145,3 +145,16 @@ def test_render_front_lists_the_front(tmp_path: Path) -> None:
     text = render_front(load_run(make_pareto_run(tmp_path)))
     assert text.startswith("Pareto front: 3 trial(s) by val_recon (min), val_kl (min):")
     assert "p1  val_recon=0.4, val_kl=4 (epoch 4" in text
+
+
+def test_analyze_lists_the_front_and_draws_it(tmp_path: Path) -> None:
+    from raytrain.results.analysis import analyze, to_json
+
+    run = load_run(make_pareto_run(tmp_path))
+    result = analyze(run, top_k=5)
+    assert [t.trial_id for t in result.top] == ["p0", "p1", "p2"]
+    png = run.path / "plots" / "pareto_front.png"
+    assert png in result.plots and png.stat().st_size > 10_000
+    data = to_json(result)
+    assert data["objectives"] == {"val_recon": "min", "val_kl": "min"}
+    assert data["top"][1]["objectives"] == {"val_recon": 0.4, "val_kl": 4.0}
