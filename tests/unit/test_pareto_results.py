@@ -158,3 +158,48 @@ def test_analyze_lists_the_front_and_draws_it(tmp_path: Path) -> None:
     data = to_json(result)
     assert data["objectives"] == {"val_recon": "min", "val_kl": "min"}
     assert data["top"][1]["objectives"] == {"val_recon": 0.4, "val_kl": 4.0}
+
+
+def test_a_reopened_writer_keeps_the_pareto_columns_and_reranks(tmp_path: Path) -> None:
+    """`tune --resume` re-creates the writer over the run: a new trial that dominates p1
+    takes its place on the front."""
+    from raytrain.results import RunWriter
+
+    run_dir = make_pareto_run(tmp_path)
+    writer = RunWriter(
+        run_dir,
+        metric="val_recon",
+        mode="min",
+        param_paths=["model.beta", "model.latent_dim"],
+        objectives=(Objective("val_recon", "min"), Objective("val_kl", "min")),
+        constraints=(Constraint("val_active_units", ">=", 2),),
+        tensorboard=False,
+    )
+    writer.trial_added("p7", {"model.beta": 1.2, "model.latent_dim": 8})
+    writer.trial_result("p7", {"epoch": 1, "val_recon": 0.35, "val_kl": 3.5, "val_active_units": 5})
+    writer.close()
+    run = load_run(run_dir)
+    ranks = {t.trial_id: t.pareto_rank for t in run.trials}
+    assert ranks["p7"] == 1 and ranks["p1"] == 2 and ranks["p0"] == 1
+    assert [t.trial_id for t in run.front()] == ["p0", "p7", "p2"]
+
+
+def test_live_view_shows_the_objectives_and_the_front(tmp_path: Path) -> None:
+    from raytrain.tune.live import LiveState, render, summary_line
+
+    run = load_run(make_pareto_run(tmp_path))
+    state = LiveState(
+        name=run.name,
+        metric=run.metric,
+        mode=run.mode,
+        budget=7,
+        concurrency=2,
+        trials=run.trials,
+        param_paths=run.param_paths,
+        objectives=("val_recon", "val_kl"),
+    )
+    assert "Pareto front 3" in summary_line(state, 10.0)
+    console = Console(width=200, record=True, color_system=None)
+    console.print(render(state, 10.0))
+    text = console.export_text()
+    assert "val_kl" in text and "front" in text
