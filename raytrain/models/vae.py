@@ -6,10 +6,11 @@ quantities, so trials with different beta / annealing / free bits are comparable
 val_recon and val_kl (with z = posterior mean), val_loss = recon.weight * val_recon +
 kl.weight * val_kl (the negative ELBO with default weights), and `kl_per_dim` (val_kl
 divided by latent_dim; near 0 means posterior collapse) and `val_active_units`, the number
-of latent dimensions whose KL, averaged over a validation batch, exceeds
-`ACTIVE_UNIT_NATS` (a collapsed dimension carries no information about x; a lower bound
-on it is the posterior-collapse constraint of search_spaces/vae_rate_distortion.yaml).
-Training logs train_loss, train_recon, train_kl, train_kl_per_dim and train_beta.
+of latent dimensions whose posterior mean varies across the validation batch (variance
+above `ACTIVE_UNIT_VAR`, Burda et al. 2016: a collapsed dimension encodes nothing about x;
+a lower bound on it is the posterior-collapse constraint of
+search_spaces/vae_rate_distortion.yaml). Training logs train_loss, train_recon,
+train_kl, train_kl_per_dim and train_beta.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from raytrain.models.losses import RECON_LOSSES, free_bits_kl, gaussian_kl_per_d
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
-# KL (nats) above which a latent dimension counts as active: the 0.01 of Burda et al. 2016's
-# activity statistic, here on the per-dimension KL.
-ACTIVE_UNIT_NATS = 0.01
+# Variance over the data of a dimension's posterior mean above which it counts as active
+# (Burda et al. 2016, "Importance Weighted Autoencoders", section 5.2).
+ACTIVE_UNIT_VAR = 0.01
 
 
 def kl_beta(epoch: float, beta: float, anneal_epochs: float, cycle_epochs: float = 0) -> float:
@@ -132,7 +133,7 @@ class VAE(RaytrainModule):
         per_dim = gaussian_kl_per_dim(mu, logvar)
         kl = per_dim.sum()
         loss = weighted_sum({"recon": recon, "kl": kl}, self.terms)
-        active = (per_dim > ACTIVE_UNIT_NATS).sum().to(kl.dtype)
+        active = (mu.var(0) > ACTIVE_UNIT_VAR).sum().to(kl.dtype)
         for name, value in (
             ("val_loss", loss),
             ("val_recon", recon),

@@ -138,16 +138,18 @@ def test_validation_loss_is_schedule_free_and_uses_term_weights() -> None:
     assert logged["kl_per_dim"] == pytest.approx(logged["val_kl"] / 3, rel=1e-5)
 
 
-def test_active_units_count_the_dimensions_whose_kl_is_above_the_threshold() -> None:
+def test_active_units_count_the_dimensions_whose_mean_varies_with_the_input() -> None:
+    torch.manual_seed(0)
     model = VAE(input_dim=4, encoder_hidden=4, decoder_hidden=4, depth=1, latent_dim=3)
     model.eval()
-    # posterior: dimension 0 far from the prior (mu = 2), dimensions 1, 2 equal to it
-    # (mu = 0, logvar = 0: KL exactly 0), so one active unit
+    # posterior mean: dimension 0 follows the input, dimension 1 is a constant far from
+    # the prior's (mu = 2: KL > 0 yet no information about x), dimension 2 is the prior
     with torch.no_grad():
         last = model.encoder[-1]
         last.weight.zero_()
         last.bias.zero_()
-        last.bias[0] = 2.0
+        last.weight[0] = 10.0
+        last.bias[1] = 2.0
     logged = _step(model, torch.randn(8, 4), "val")
     assert logged["val_active_units"] == 1.0
 
