@@ -198,3 +198,11 @@ def test_scheduler_records_the_final_result_like_ashas_on_trial_complete() -> No
     s.on_trial_complete(None, trial("a"), {"epoch": 3, "recon": 1, "kl": 1, "units": 4})
     assert set(s.rungs.recorded[3]) == {"a"}
     s.on_trial_complete(None, trial("x"), {})  # an errored trial without a result
+
+
+def test_non_finite_stopper_watches_every_objective() -> None:
+    from raytrain.tune.trainable import NonFiniteStopper
+
+    stop = NonFiniteStopper("recon", "kl")
+    assert not stop("t", {"recon": 1.0, "kl": 2.0})
+    assert stop("t", {"recon": 1.0, "kl": math.nan}) and stop("t", {"recon": math.inf, "kl": 1.0})
