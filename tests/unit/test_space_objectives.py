@@ -141,3 +141,10 @@ def test_duplicate_objective_is_reported_with_its_line(tmp_path: Path) -> None:
     file = write(tmp_path, text)
     p = find(problems(file), "objectives.val_loss", "duplicate key")
     assert p.line == line_of(file, "  val_loss: max")
+
+
+@pytest.mark.parametrize("name", ["vae_rate_distortion.yaml", "mlp_accuracy_size.yaml"])
+def test_bundled_pareto_spaces_load(name: str) -> None:
+    space = load_space(Path(__file__).resolve().parents[2] / "search_spaces" / name)
+    assert space.multi_objective and space.constraints
+    assert space.scheduler.type == "asha" and space.search.sampler == "tpe"
