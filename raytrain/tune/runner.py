@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,10 @@ def run_tune(
     # Without those files Tune's ResultGrid, built at the end of fit() and never read by
     # raytrain (results come from the run directory), warns once per trial.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # OptunaSearch times the whole ask() as "the define-by-run function": a model-based
+    # sampler's fit (GP in particular, ~1-3 s a suggestion) trips its 1 s warning, whose
+    # advice (move training into the trainable) does not apply.
+    warnings.filterwarnings("ignore", message="Define-by-run function passed", category=UserWarning)
     # Tune warns whenever a checkpoint forces a state snapshot (every epoch of a warm trial
     # with num_to_keep set); that snapshot is what keeps --resume exact, so it stays.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray.tune.search.optuna")
+# the GP sampler's fit takes > 1 s per suggestion here: Ray's define-by-run timing warns
+pytestmark = pytest.mark.filterwarnings("ignore:Define-by-run function passed:UserWarning")
 
 import optuna
 from ray.tune.experiment import Trial
