@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray.tune.search.optuna")
-# the GP sampler's fit takes > 1 s per suggestion here: Ray's define-by-run timing warns
-pytestmark = pytest.mark.filterwarnings("ignore:Define-by-run function passed:UserWarning")
 
 import optuna
 from ray.tune.experiment import Trial
@@ -22,6 +20,9 @@ from raytrain.space.catalogue import SAMPLERS, SCHEDULERS, SamplerSpec, Schedule
 from raytrain.space.types import SchedulerSettings, SearchSettings, Space
 from raytrain.tune.schedulers import make_scheduler
 from raytrain.tune.searchers import grid_size, journal_storage, make_sampler, make_searcher
+
+# the GP sampler's fit takes > 1 s per suggestion here: Ray's define-by-run timing warns
+pytestmark = pytest.mark.filterwarnings("ignore:Define-by-run function passed:UserWarning")
 
 REPO = Path(__file__).resolve().parents[2]
 
