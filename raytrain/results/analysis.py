@@ -29,6 +29,8 @@ class Analysis:
     importance: Importance
     advice: list[str]
     plots: list[Path] = field(default_factory=list)
+    # a multi-objective run: importance for each objective (by its last-epoch values)
+    by_objective: dict[str, Importance] = field(default_factory=dict)
 
 
 def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
@@ -41,7 +43,12 @@ def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
 
         written = write_all(run, params, importance, run.layout.plots_dir)
     top = run.front()[:top_k] if run.multi_objective else run.best(top_k)
-    return Analysis(run, top, importance, advice, written)
+    by_objective = (
+        {o.name: param_importance(run, params, o) for o in run.objectives}
+        if run.multi_objective
+        else {}
+    )
+    return Analysis(run, top, importance, advice, written, by_objective)
 
 
 def _num(v: float | None) -> float | None:
@@ -85,9 +92,22 @@ def to_json(a: Analysis) -> dict[str, Any]:
         "importance": dict(a.importance.values) or None,
         "importance_scope": a.importance.scope,
         "importance_note": a.importance.note,
+        **(
+            {
+                "importance_by_objective": {
+                    k: dict(v.values) or None for k, v in a.by_objective.items()
+                }
+            }
+            if a.by_objective
+            else {}
+        ),
         "advice": a.advice,
         "plots": [str(p) for p in a.plots],
     }
+
+
+def fmt_share(share: float | None) -> str:
+    return "-" if share is None else f"{share:.3f}"
 
 
 def render_text(a: Analysis) -> RenderableType:
@@ -137,6 +157,17 @@ def render_text(a: Analysis) -> RenderableType:
         parts.append(imp)
     if a.importance.note:
         parts.append(Text(a.importance.note, style="dim"))
+    if any(v.values for v in a.by_objective.values()):
+        per = Table(
+            title="parameter importance per objective (last-epoch values)", title_justify="left"
+        )
+        per.add_column("parameter")
+        for name in a.by_objective:
+            per.add_column(name, justify="right")
+        paths = list(dict.fromkeys(p for v in a.by_objective.values() for p in v.values))
+        for path in paths:
+            per.add_row(path, *(fmt_share(v.values.get(path)) for v in a.by_objective.values()))
+        parts.append(per)
     parts.append(Text("advice:", style="bold"))
     for line in a.advice or ["nothing stands out: the space and budget look reasonable."]:
         parts.append(Text(f"  - {line}"))

@@ -26,7 +26,16 @@ def test_trials_csv_has_each_objective_rank_and_feasibility(tmp_path: Path) -> N
         rows = {r["trial_id"]: r for r in csv.DictReader(f)}
     assert rows["p0"]["objective.val_recon"] == "0.2" and rows["p0"]["objective.val_kl"] == "9.0"
     ranks = {t: rows[t]["pareto_rank"] for t in rows}
-    assert ranks == {"p0": "1", "p1": "1", "p2": "1", "p3": "2", "p4": "", "p5": "3", "p6": "2"}
+    assert ranks == {
+        "p0": "1",
+        "p1": "1",
+        "p2": "1",
+        "p3": "2",
+        "p4": "",
+        "p5": "3",
+        "p6": "2",
+        "p7": "4",
+    }
     assert rows["p4"]["feasible"] == "False" and rows["p0"]["feasible"] == "True"
 
 
@@ -37,7 +46,7 @@ def test_load_run_reads_the_goals_and_the_front(tmp_path: Path) -> None:
     assert run.constraints == (Constraint("val_active_units", ">=", 2.0),)
     assert [t.trial_id for t in run.front()] == ["p0", "p1", "p2"]  # by val_recon
     # status order: front, then the next fronts, infeasible last
-    assert [t.trial_id for t in ordered(run)] == ["p0", "p1", "p2", "p6", "p3", "p5", "p4"]
+    assert [t.trial_id for t in ordered(run)] == ["p0", "p1", "p2", "p6", "p3", "p5", "p7", "p4"]
 
 
 def test_status_shows_objectives_front_and_feasibility(tmp_path: Path) -> None:
@@ -158,6 +167,12 @@ def test_analyze_lists_the_front_and_draws_it(tmp_path: Path) -> None:
     data = to_json(result)
     assert data["objectives"] == {"val_recon": "min", "val_kl": "min"}
     assert data["top"][1]["objectives"] == {"val_recon": 0.4, "val_kl": 4.0}
+    # importance per objective, each over the 8 trials' last-epoch values
+    by_objective = data["importance_by_objective"]
+    assert set(by_objective) == {"val_recon", "val_kl"}
+    for shares in by_objective.values():
+        assert set(shares) == {"model.beta", "model.latent_dim"}
+        assert sum(shares.values()) == pytest.approx(1.0)
 
 
 def test_a_reopened_writer_keeps_the_pareto_columns_and_reranks(tmp_path: Path) -> None:
@@ -175,13 +190,13 @@ def test_a_reopened_writer_keeps_the_pareto_columns_and_reranks(tmp_path: Path) 
         constraints=(Constraint("val_active_units", ">=", 2),),
         tensorboard=False,
     )
-    writer.trial_added("p7", {"model.beta": 1.2, "model.latent_dim": 8})
-    writer.trial_result("p7", {"epoch": 1, "val_recon": 0.35, "val_kl": 3.5, "val_active_units": 5})
+    writer.trial_added("p8", {"model.beta": 1.2, "model.latent_dim": 8})
+    writer.trial_result("p8", {"epoch": 1, "val_recon": 0.35, "val_kl": 3.5, "val_active_units": 5})
     writer.close()
     run = load_run(run_dir)
     ranks = {t.trial_id: t.pareto_rank for t in run.trials}
-    assert ranks["p7"] == 1 and ranks["p1"] == 2 and ranks["p0"] == 1
-    assert [t.trial_id for t in run.front()] == ["p0", "p7", "p2"]
+    assert ranks["p8"] == 1 and ranks["p1"] == 2 and ranks["p0"] == 1
+    assert [t.trial_id for t in run.front()] == ["p0", "p8", "p2"]
 
 
 def test_live_view_shows_the_objectives_and_the_front(tmp_path: Path) -> None:
@@ -192,7 +207,7 @@ def test_live_view_shows_the_objectives_and_the_front(tmp_path: Path) -> None:
         name=run.name,
         metric=run.metric,
         mode=run.mode,
-        budget=7,
+        budget=8,
         concurrency=2,
         trials=run.trials,
         param_paths=run.param_paths,
