@@ -47,7 +47,8 @@ class SamplerSpec(_Spec):
 
 @dataclass(frozen=True)
 class SchedulerSpec(_Spec):
-    """`factory(space) -> ray.tune.schedulers.TrialScheduler`; its time unit is epochs."""
+    """`factory(space, run_dir) -> ray.tune.schedulers.TrialScheduler`; its time unit is
+    epochs."""
 
     rungs: bool = False  # stops trials at the ASHA rungs of `raytrain.space.asha`
 

@@ -6,14 +6,21 @@ Ray's own schedulers compare one metric, so this is a `TrialScheduler` of our ow
 public scheduler API (`FIFOScheduler` runs trials in the order they come; we only decide
 continue/stop). The rungs are those of `raytrain.space.asha` (the plan shows them); the
 ranking is `raytrain.pareto`'s, also used by the results.
+
+Tune does not save a scheduler's state: `Tuner.restore` (`tune --resume`) unpickles the
+scheduler as it was when the search started, with empty rungs. So on unpickling this one
+replays what the run directory recorded (each trial's result at the first epoch at or past
+each milestone it reached), and a resumed search compares new trials with the old ones.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from raytrain.layout import SearchRunLayout
 from raytrain.pareto import ParetoRungs, point_of
 from raytrain.space.asha import rung_epochs
 from raytrain.space.types import Constraint, Objective
@@ -37,8 +44,10 @@ class ParetoASHA(FIFOScheduler):
         max_t: int,
         grace_period: int = 1,
         reduction_factor: float = 3.0,
+        run_dir: Path | None = None,
     ) -> None:
         super().__init__()
+        self.run_dir = run_dir
         self.objectives = objectives
         self.constraints = constraints
         self.time_attr = time_attr
@@ -47,6 +56,23 @@ class ParetoASHA(FIFOScheduler):
             rung_epochs(max_t, grace_period, reduction_factor), reduction_factor
         )
         self.num_stopped = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._replay()
+
+    def _replay(self) -> None:
+        """Record at each rung what the run directory holds (a no-op for a new run)."""
+        if self.run_dir is None or not SearchRunLayout(self.run_dir).trials_csv.is_file():
+            return
+        from raytrain.results import load_run  # driver side only, and only on restore
+
+        for record in load_run(self.run_dir).trials:
+            rows = record.metrics()
+            for milestone, at in self.rungs.recorded.items():
+                row = next((r for r in rows if r["epoch"] >= milestone), None)
+                if row is not None and record.trial_id not in at:
+                    at[record.trial_id] = point_of(row, self.objectives, self.constraints)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
         t = result.get(self.time_attr)

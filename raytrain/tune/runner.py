@@ -219,7 +219,7 @@ def _build_or_restore(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
-            scheduler=make_scheduler(space),
+            scheduler=make_scheduler(space, run_dir),
             num_samples=budget,
             trial_dirname_creator=trial_dirname,
             # warm trials are thin actors worth keeping; a fresh trial's actor sits in

@@ -206,3 +206,32 @@ def test_non_finite_stopper_watches_every_objective() -> None:
     stop = NonFiniteStopper("recon", "kl")
     assert not stop("t", {"recon": 1.0, "kl": 2.0})
     assert stop("t", {"recon": 1.0, "kl": math.nan}) and stop("t", {"recon": math.inf, "kl": 1.0})
+
+
+def test_a_restored_scheduler_replays_the_rungs_from_the_run_directory(tmp_path: Any) -> None:
+    """`tune --resume`: Tune unpickles the scheduler as it was at the start; the rungs are
+    rebuilt from the run's records, so new trials are judged against the old ones."""
+    from fixtures.runs import PARETO_TRIALS, make_pareto_run
+
+    from raytrain.tune.pareto_asha import ParetoASHA
+
+    run_dir = make_pareto_run(tmp_path)
+    s = ParetoASHA(
+        (Objective("val_recon", "min"), Objective("val_kl", "min")),
+        (Constraint("val_active_units", ">=", 2),),
+        time_attr="epoch",
+        max_t=4,
+        grace_period=2,
+        reduction_factor=2,
+        run_dir=run_dir,
+    )
+    assert all(not r for r in s.rungs.recorded.values())  # a new run starts empty
+    restored = pickle.loads(pickle.dumps(s))
+    assert set(restored.rungs.recorded[2]) == set(PARETO_TRIALS)
+    reached_4 = {t for t, spec in PARETO_TRIALS.items() if spec[3] == "TERMINATED"}
+    assert set(restored.rungs.recorded[4]) == reached_4
+    # p1's epoch-2 values (recon 0.4 + 0.2, kl 4 + 1): what it was judged on at rung 2
+    assert restored.rungs.recorded[2]["p1"].values == pytest.approx((0.6, 5.0))
+    worse = {"epoch": 2, "val_recon": 2.0, "val_kl": 20.0, "val_active_units": 5}
+    stop = ray_schedulers.TrialScheduler.STOP
+    assert restored.on_trial_result(None, trial("new"), worse) == stop
