@@ -63,11 +63,12 @@ class ParetoASHA(FIFOScheduler):
 
     def _replay(self) -> None:
         """Record at each rung what the run directory holds (a no-op for a new run)."""
-        if self.run_dir is None or not SearchRunLayout(self.run_dir).trials_csv.is_file():
+        run_dir = getattr(self, "run_dir", None)  # None in a scheduler pickled without it
+        if run_dir is None or not SearchRunLayout(run_dir).trials_csv.is_file():
             return
         from raytrain.results import load_run  # driver side only, and only on restore
 
-        for record in load_run(self.run_dir).trials:
+        for record in load_run(run_dir).trials:
             rows = record.metrics()
             for milestone, at in self.rungs.recorded.items():
                 row = next((r for r in rows if r["epoch"] >= milestone), None)
