@@ -116,6 +116,7 @@ class SearchRunLayout:
     journal = Child("optuna.journal")
     trials_csv = Child("trials.csv")
     best_yaml = Child("best.yaml")
+    pareto_dir = Child("pareto")  # export --pareto: one YAML per Pareto-front trial
     trials_dir = Child(TRIALS_DIRNAME)
     meta_json = Child("_meta.json", under="trials_dir")
     # Folders of trials a resumed run no longer knows (moved aside, not deleted).

@@ -1,4 +1,8 @@
-"""`raytrain export RUN_DIR [-o best.yaml] [--top-k K]`: best config(s) as train configs."""
+"""`raytrain export RUN_DIR [-o best.yaml] [--top-k K]`: best config(s) as train configs.
+
+A run with several objectives: `--pareto [-o DIR]` (one file per Pareto-front trial), or
+one choice, `--pick objective=NAME` / `--weights a=1,b=0.1`.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +20,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="output file (default: RUN_DIR/best.yaml); with --top-k K > 1, "
-        "files are named <stem>-1.yaml ... <stem>-K.yaml",
+        "files are named <stem>-1.yaml ... <stem>-K.yaml; with --pareto a folder "
+        "(default: RUN_DIR/pareto/)",
     )
     parser.add_argument("--top-k", type=int, default=1, help="export the K best trials")
+    several = parser.add_mutually_exclusive_group()
+    several.add_argument(
+        "--pareto",
+        action="store_true",
+        help="several objectives: one YAML per trial on the Pareto front",
+    )
+    several.add_argument(
+        "--pick",
+        metavar="objective=NAME",
+        default=None,
+        help="several objectives: the best feasible trial(s) by objective NAME",
+    )
+    several.add_argument(
+        "--weights",
+        metavar="A=W,B=W",
+        default=None,
+        help="several objectives: the feasible trial(s) with the lowest weighted sum "
+        "(max objectives count negated; objectives left out weigh 0)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from raytrain.layout import SearchRunLayout
-    from raytrain.results.export import export_best
+    from raytrain.results.export import export_best, export_choice, export_pareto
 
     if args.top_k < 1:
         raise InputError("--top-k must be at least 1")
@@ -33,7 +57,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"{args.run_dir} is not a raytrain search run directory (no {run.space.name})"
         )
-    for path in export_best(args.run_dir, args.output, top_k=args.top_k):
+    if args.pareto:
+        paths = export_pareto(args.run_dir, args.output)
+    elif args.pick is not None or args.weights is not None:
+        paths = export_choice(
+            args.run_dir, args.output, pick=args.pick, weights=args.weights, top_k=args.top_k
+        )
+    else:
+        paths = export_best(args.run_dir, args.output, top_k=args.top_k)
+    for path in paths:
         print(f"wrote {path}")
-    print(f"final run: raytrain train {path}")
+    print(f"final run: raytrain train {paths[0 if args.pareto else -1]}")
     return 0

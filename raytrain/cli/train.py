@@ -57,15 +57,22 @@ def _metrics_line(metrics: dict[str, Any]) -> str:
 
 
 def _print_provenance(provenance: dict[str, Any], history: list[dict[str, Any]]) -> None:
-    metric, recorded = provenance.get("metric"), provenance.get("value")
-    if not metric or recorded is None:
-        return
+    """The trial's recorded value(s) next to this run's at the same epoch: one metric, or
+    each objective of a multi-objective export (`provenance.values`)."""
+    values = provenance.get("values")
+    if not isinstance(values, dict):
+        metric, recorded = provenance.get("metric"), provenance.get("value")
+        if not metric or recorded is None:
+            return
+        values = {metric: recorded}
     epoch = provenance.get("epoch")
     same_epoch = [row for row in history if row.get("epoch") == epoch]
-    ours = (same_epoch or history or [{}])[-1].get(metric)
+    row = (same_epoch or history or [{}])[-1]
     at = f" at epoch {epoch}" if epoch is not None else ""
     trial = provenance.get("trial_id", "?")
-    print(f"trial {trial} recorded {metric} {_fmt(recorded)}{at}; this run: {_fmt(ours)}")
+    for metric, recorded in values.items():
+        ours = row.get(metric)
+        print(f"trial {trial} recorded {metric} {_fmt(recorded)}{at}; this run: {_fmt(ours)}")
 
 
 def run(args: argparse.Namespace) -> int:

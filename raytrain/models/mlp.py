@@ -21,7 +21,8 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 
 
 class MLPClassifier(RaytrainModule):
-    """`depth` hidden layers of width `hidden`; logs train_loss, val_loss and val_acc per epoch.
+    """`depth` hidden layers of width `hidden`; logs train_loss, val_loss and val_acc per epoch,
+    and `num_params` (its parameter count: the size objective of an accuracy-vs-size search).
 
     `input_dim` / `num_classes` are injected from the data module by raytrain. All arguments
     are saved as hyperparameters so `MLPClassifier.load_from_checkpoint(path)` needs no
@@ -50,6 +51,7 @@ class MLPClassifier(RaytrainModule):
             width = hidden
         layers.append(nn.Linear(width, num_classes))
         self.net = nn.Sequential(*layers)
+        self.num_params = sum(p.numel() for p in self.parameters())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -68,3 +70,6 @@ class MLPClassifier(RaytrainModule):
         self.log("val_loss", F.cross_entropy(logits, y), on_epoch=True, sync_dist=True)
         acc = (logits.argmax(dim=-1) == y).float().mean()
         self.log("val_acc", acc, on_epoch=True, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("num_params", float(self.num_params))

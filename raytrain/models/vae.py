@@ -5,8 +5,12 @@ beta(t) is `kl_beta` below (t = fractional epoch). Validation reports the schedu
 quantities, so trials with different beta / annealing / free bits are comparable:
 val_recon and val_kl (with z = posterior mean), val_loss = recon.weight * val_recon +
 kl.weight * val_kl (the negative ELBO with default weights), and `kl_per_dim` (val_kl
-divided by latent_dim; near 0 means posterior collapse). Training logs train_loss,
-train_recon, train_kl, train_kl_per_dim and train_beta.
+divided by latent_dim; near 0 means posterior collapse) and `val_active_units`, the number
+of latent dimensions whose posterior mean varies across the validation batch (variance
+above `ACTIVE_UNIT_VAR`, Burda et al. 2016: a collapsed dimension encodes nothing about x;
+a lower bound on it is the posterior-collapse constraint of
+search_spaces/vae_rate_distortion.yaml). Training logs train_loss, train_recon,
+train_kl, train_kl_per_dim and train_beta.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from raytrain.models.base import RaytrainModule
 from raytrain.models.losses import RECON_LOSSES, free_bits_kl, gaussian_kl_per_dim, weighted_sum
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+# Variance over the data of a dimension's posterior mean above which it counts as active
+# (Burda et al. 2016, "Importance Weighted Autoencoders", section 5.2).
+ACTIVE_UNIT_VAR = 0.01
 
 
 def kl_beta(epoch: float, beta: float, anneal_epochs: float, cycle_epochs: float = 0) -> float:
@@ -122,12 +130,15 @@ class VAE(RaytrainModule):
         x, _ = batch
         mu, logvar = self.encode(x)
         recon = self.recon_loss(self.decoder(mu), x)
-        kl = gaussian_kl_per_dim(mu, logvar).sum()
+        per_dim = gaussian_kl_per_dim(mu, logvar)
+        kl = per_dim.sum()
         loss = weighted_sum({"recon": recon, "kl": kl}, self.terms)
+        active = (mu.var(0) > ACTIVE_UNIT_VAR).sum().to(kl.dtype)
         for name, value in (
             ("val_loss", loss),
             ("val_recon", recon),
             ("val_kl", kl),
             ("kl_per_dim", kl / self.latent_dim),
+            ("val_active_units", active),
         ):
             self.log(name, value, on_step=False, on_epoch=True, sync_dist=True)

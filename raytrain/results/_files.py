@@ -1,6 +1,7 @@
 """Small readers/writers for each file of a run directory (names: `raytrain.layout`).
 
-_meta.json       metric, mode, parameter paths and ASHA rungs of a search run
+_meta.json       metric, mode, parameter paths and ASHA rungs of a search run (and its
+                 objectives and constraints when it has several objectives)
 params.json      a trial's sampled values {dotted path: value}
 metrics.csv      epoch, wall_time (unix s), then every reported metric
 checkpoints.csv  epoch, path of every checkpoint a trial saved
@@ -19,6 +20,7 @@ from typing import Any
 from raytrain.layout import EpochFiles, SearchRunLayout, TrainRunLayout, TrialLayout
 from raytrain.results._records import read_metrics_csv
 from raytrain.results._table import atomic_write_text, format_cell
+from raytrain.space.types import Comparator, Constraint, Objective
 
 
 def jsonable(value: Any) -> Any:
@@ -58,13 +60,41 @@ def write_meta(
     mode: str,
     param_paths: Sequence[str],
     rungs: Sequence[int],
+    objectives: Sequence[Objective] = (),
+    constraints: Sequence[Constraint] = (),
 ) -> None:
-    meta = {"metric": metric, "mode": mode, "param_paths": list(param_paths), "rungs": list(rungs)}
+    meta: dict[str, Any] = {
+        "metric": metric,
+        "mode": mode,
+        "param_paths": list(param_paths),
+        "rungs": list(rungs),
+    }
+    if len(objectives) > 1:
+        meta["objectives"] = {o.name: o.mode for o in objectives}
+        meta["constraints"] = [[c.metric, c.op, c.threshold] for c in constraints]
     atomic_write_text(run.meta_json, json.dumps(meta, indent=2) + "\n")
 
 
 def read_meta(run: SearchRunLayout) -> dict[str, Any]:
     return _read_json(run.meta_json) or {}
+
+
+def goals_of(meta: Mapping[str, Any]) -> tuple[tuple[Objective, ...], tuple[Constraint, ...]]:
+    """The objectives and constraints a multi-objective run's _meta.json (or space.yaml)
+    names; ((), ()) for a single-metric run."""
+    raw = meta.get("objectives")
+    if not isinstance(raw, Mapping) or len(raw) < 2:
+        return (), ()
+    objectives = tuple(Objective(str(k), "max" if v == "max" else "min") for k, v in raw.items())
+    constraints = []
+    for item in meta.get("constraints") or []:
+        if isinstance(item, list | tuple) and len(item) == 3 and item[1] in (">=", "<="):
+            constraints.append(Constraint(str(item[0]), item[1], float(item[2])))
+        elif isinstance(item, Mapping):  # space.yaml's form {metric: m, ">=": x}
+            op: Comparator = ">=" if ">=" in item else "<="
+            if op in item and "metric" in item:
+                constraints.append(Constraint(str(item["metric"]), op, float(item[op])))
+    return objectives, tuple(constraints)
 
 
 def write_state(

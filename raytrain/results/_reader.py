@@ -77,8 +77,12 @@ def _load_search_run(layout: SearchRunLayout) -> Run:
     run_dir = layout.root
     space = _load_yaml(layout.space)
     meta = _files.read_meta(layout)
-    metric = meta.get("metric") or space.get("metric")
-    mode = meta.get("mode") or space.get("mode") or "min"
+    objectives, constraints = _files.goals_of(meta)
+    if not objectives:
+        objectives, constraints = _files.goals_of(space)
+    first = objectives[0] if objectives else None
+    metric = meta.get("metric") or space.get("metric") or (first and first.name)
+    mode = meta.get("mode") or space.get("mode") or (first and first.mode) or "min"
     if not metric:
         raise InputError(
             Problem("metric", "the run names no metric (space.yaml has no `metric:`)", str(run_dir))
@@ -103,6 +107,8 @@ def _load_search_run(layout: SearchRunLayout) -> Run:
         trials=records,
         param_paths=param_paths,
         rungs=rungs,
+        objectives=objectives,
+        constraints=constraints,
     )
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from raytrain.layout import SEARCH, TRAIN, EpochFiles, RunLayout, SearchRunLayout, TrainRunLayout
+from raytrain.pareto import pareto_ranks, point_of
 from raytrain.results.states import FINISHED_STATES, PENDING, TRIAL_STATES
+from raytrain.space.types import Constraint, Objective
 
 
 def is_finite(value: float | None) -> bool:
@@ -53,6 +55,11 @@ class TrialRecord:
     started_at: datetime | None = None
     updated_at: datetime | None = None
     trial_dir: Path | None = None
+    # a multi-objective run: each objective at the last reported epoch, whether that
+    # epoch met every constraint, and the Pareto front number among feasible trials
+    objectives: dict[str, float | None] = field(default_factory=dict)
+    feasible: bool | None = None
+    pareto_rank: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -78,6 +85,34 @@ def summarise_history(
             continue
         if record.best_value is None or better(v, record.best_value, mode):
             record.best_value, record.best_epoch = v, int(row["epoch"])
+
+
+def summarise_objectives(
+    record: TrialRecord,
+    rows: Sequence[dict[str, float]],
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint],
+) -> None:
+    """A multi-objective record's objective values and feasibility at its last epoch
+    (the values Optuna was told and the scheduler last saw)."""
+    last = rows[-1] if rows else {}
+    record.objectives = {o.name: last.get(o.name) for o in objectives}
+    if not rows:
+        record.feasible = None
+        return
+    record.feasible = all(c.violation(last.get(c.metric)) == 0 for c in constraints)
+
+
+def rank_records(records: Sequence[TrialRecord], objectives: Sequence[Objective]) -> None:
+    """Set each record's `pareto_rank` (1 = front) among the feasible records whose every
+    objective is finite; the others get None."""
+    points = [point_of(t.objectives, objectives) for t in records]
+    usable = [i for i, t in enumerate(records) if t.feasible and points[i].feasible]
+    ranks = pareto_ranks([points[i] for i in usable])
+    for t in records:
+        t.pareto_rank = None
+    for i, rank in zip(usable, ranks, strict=True):
+        records[i].pareto_rank = rank
 
 
 def read_metrics_csv(path: Path) -> list[dict[str, float]]:
@@ -122,6 +157,24 @@ class Run:
     param_paths: list[str] = field(default_factory=list)
     rungs: list[int] = field(default_factory=list)
     kind: str = SEARCH
+    # several objectives make a multi-objective run (then `metric` is the first of them)
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def front(self) -> list[TrialRecord]:
+        """The Pareto front: feasible trials no other feasible trial dominates, ordered
+        by the first objective (best first)."""
+        first = self.objectives[0] if self.objectives else None
+        points = [t for t in self.trials if t.pareto_rank == 1]
+        if first is None:
+            return points
+        return sorted(
+            points, key=lambda t: (sort_key(t.objectives.get(first.name), first.mode), t.trial_id)
+        )
 
     def best(self, k: int = 1) -> list[TrialRecord]:
         """The k trials with the best finite `best_value`, best first."""
@@ -137,14 +190,14 @@ class Run:
     @property
     def finished(self) -> bool:
         """All known trials are finished and the tuner has written its end-of-run file
-        (best.yaml), or the space's sample budget is used up; a train run: its one trial
-        is finished."""
+        (best.yaml, or pareto/ of a multi-objective run), or the space's sample budget is
+        used up; a train run: its one trial is finished."""
         if any(not t.finished for t in self.trials):
             return False
         layout = self.layout
         if isinstance(layout, TrainRunLayout):
             return bool(self.trials)
-        if layout.best_yaml.is_file():
+        if layout.best_yaml.is_file() or layout.pareto_dir.is_dir():
             return True
         budget = (self.space.get("search") or {}).get("num_samples")
         return bool(self.trials) and isinstance(budget, int) and len(self.trials) >= budget

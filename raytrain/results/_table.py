@@ -1,7 +1,10 @@
 """trials.csv: the one-row-per-trial table, encoded and decoded in one place.
 
-Columns: the fixed `BASE_COLUMNS`, then one `param.<dotted path>` column per parameter
-(empty when a conditional parameter is absent from a trial). The file is always replaced
+Columns: the fixed `BASE_COLUMNS`; in a multi-objective run one `objective.<name>` column
+per objective (its value at the trial's last epoch), `pareto_rank` (1 = on the Pareto
+front, empty for infeasible trials) and `feasible` (every constraint met: True/False);
+then one `param.<dotted path>` column per parameter (empty when a conditional parameter is
+absent from a trial). The file is always replaced
 atomically (temp file + os.replace) so a reader polling it never sees half a file.
 """
 
@@ -34,6 +37,8 @@ BASE_COLUMNS = (
     "updated_at",
 )
 PARAM_PREFIX = "param."
+OBJECTIVE_PREFIX = "objective."
+PARETO_COLUMNS = ("pareto_rank", "feasible")
 
 
 def format_cell(value: Any) -> str:
@@ -72,7 +77,9 @@ def _opt_time(cell: str) -> datetime | None:
         return None
 
 
-def record_to_row(record: TrialRecord, param_paths: Sequence[str]) -> list[str]:
+def record_to_row(
+    record: TrialRecord, param_paths: Sequence[str], objectives: Sequence[str] = ()
+) -> list[str]:
     base = [
         record.trial_id,
         record.state,
@@ -86,8 +93,12 @@ def record_to_row(record: TrialRecord, param_paths: Sequence[str]) -> list[str]:
         record.started_at,
         record.updated_at,
     ]
+    pareto: list[Any] = []
+    if objectives:
+        pareto = [*(record.objectives.get(o) for o in objectives), record.pareto_rank]
+        pareto.append(record.feasible)
     params = [record.params.get(p) for p in param_paths]
-    return [format_cell(v) for v in (*base, *params)]
+    return [format_cell(v) for v in (*base, *pareto, *params)]
 
 
 def row_to_record(row: dict[str, str]) -> TrialRecord:
@@ -99,7 +110,16 @@ def row_to_record(row: dict[str, str]) -> TrialRecord:
         for key, cell in row.items()
         if key and key.startswith(PARAM_PREFIX) and cell not in (None, "")
     }
+    objectives = {
+        key[len(OBJECTIVE_PREFIX) :]: _opt_float(cell or "")
+        for key, cell in row.items()
+        if key and key.startswith(OBJECTIVE_PREFIX)
+    }
+    feasible = get("feasible")
     return TrialRecord(
+        objectives=objectives,
+        feasible=feasible == "True" if feasible else None,
+        pareto_rank=_opt_int(get("pareto_rank")),
         trial_id=get("trial_id"),
         state=get("state") or "PENDING",
         params=params,
@@ -115,12 +135,16 @@ def row_to_record(row: dict[str, str]) -> TrialRecord:
     )
 
 
-def render_table(records: Iterable[TrialRecord], param_paths: Sequence[str]) -> str:
+def render_table(
+    records: Iterable[TrialRecord], param_paths: Sequence[str], objectives: Sequence[str] = ()
+) -> str:
+    """The table; `objectives` (a multi-objective run's names) add the Pareto columns."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*BASE_COLUMNS, *(PARAM_PREFIX + p for p in param_paths)])
+    pareto = [*(OBJECTIVE_PREFIX + o for o in objectives), *PARETO_COLUMNS] if objectives else []
+    writer.writerow([*BASE_COLUMNS, *pareto, *(PARAM_PREFIX + p for p in param_paths)])
     for record in records:
-        writer.writerow(record_to_row(record, param_paths))
+        writer.writerow(record_to_row(record, param_paths, objectives))
     return buf.getvalue()
 
 

@@ -19,9 +19,16 @@ from raytrain.layout import SearchRunLayout, TrialLayout
 from raytrain.results import _files
 from raytrain.results._epochs import EpochLog
 from raytrain.results._metrics import error_summary, numeric_metrics
-from raytrain.results._records import TrialRecord, rung_reached, summarise_history
+from raytrain.results._records import (
+    TrialRecord,
+    rank_records,
+    rung_reached,
+    summarise_history,
+    summarise_objectives,
+)
 from raytrain.results._table import atomic_write_text, read_table, render_table
 from raytrain.results.states import ERROR, FINISHED_STATES, PENDING, RUNNING
+from raytrain.space.types import Constraint, Objective
 
 
 class _TrialState:
@@ -46,9 +53,13 @@ class RunWriter:
         mode: str,
         param_paths: Sequence[str],
         rungs: Sequence[int] = (),
+        objectives: Sequence[Objective] = (),
+        constraints: Sequence[Constraint] = (),
         tensorboard: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`objectives` (2 or more) make it a multi-objective run's writer: trials.csv
+        then has each objective, the Pareto rank and feasibility (`constraints`)."""
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
         self.run_dir = Path(run_dir)
@@ -56,6 +67,8 @@ class RunWriter:
         self.metric = metric
         self.mode = mode
         self.rungs = sorted(int(r) for r in rungs)
+        self.objectives = tuple(objectives) if len(objectives) > 1 else ()
+        self.constraints = tuple(constraints) if self.objectives else ()
         self.tensorboard = tensorboard
         self._clock = clock  # injectable so tests and demos can fake a long run
         self.layout.trials_dir.mkdir(parents=True, exist_ok=True)
@@ -68,7 +81,7 @@ class RunWriter:
             record.params = _files.read_params(state.layout) or record.params
             if record.checkpoint and not state.checkpoints:  # table written without the csv
                 state.checkpoints[record.best_epoch or record.epochs] = record.checkpoint
-        _files.write_meta(self.layout, metric, mode, self.param_paths, self.rungs)
+        self._write_meta()
         self._write_table()
 
     # ----------------------------------------------------------------- trial events
@@ -83,7 +96,7 @@ class RunWriter:
         for path in record.params:
             if path not in self.param_paths:
                 self.param_paths.append(path)
-                _files.write_meta(self.layout, self.metric, self.mode, self.param_paths, self.rungs)
+                self._write_meta()
         self._touch(record)
 
     def trial_started(self, trial_id: str) -> None:
@@ -224,6 +237,8 @@ class RunWriter:
     def _summarise(self, record: TrialRecord, state: _TrialState) -> None:
         """Recompute epochs/value/best/rung/checkpoint from the trial's history."""
         summarise_history(record, state.log.rows, self.metric, self.mode)
+        if self.objectives:
+            summarise_objectives(record, state.log.rows, self.objectives, self.constraints)
         record.rung = rung_reached(record.epochs, self.rungs)
         record.checkpoint = self._pick_checkpoint(record, state)
 
@@ -239,6 +254,20 @@ class RunWriter:
         record.updated_at = self._now()
         self._write_table()
 
+    def _write_meta(self) -> None:
+        _files.write_meta(
+            self.layout,
+            self.metric,
+            self.mode,
+            self.param_paths,
+            self.rungs,
+            self.objectives,
+            self.constraints,
+        )
+
     def _write_table(self) -> None:
-        text = render_table(self._records.values(), self.param_paths)
+        names = [o.name for o in self.objectives]
+        if self.objectives:
+            rank_records(list(self._records.values()), self.objectives)
+        text = render_table(self._records.values(), self.param_paths, names)
         atomic_write_text(self.layout.trials_csv, text)

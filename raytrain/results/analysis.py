@@ -29,6 +29,8 @@ class Analysis:
     importance: Importance
     advice: list[str]
     plots: list[Path] = field(default_factory=list)
+    # a multi-objective run: importance for each objective (by its last-epoch values)
+    by_objective: dict[str, Importance] = field(default_factory=dict)
 
 
 def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
@@ -40,7 +42,13 @@ def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
         from raytrain.results.plots import write_all  # matplotlib only when plots are wanted
 
         written = write_all(run, params, importance, run.layout.plots_dir)
-    return Analysis(run, run.best(top_k), importance, advice, written)
+    top = run.front()[:top_k] if run.multi_objective else run.best(top_k)
+    by_objective = (
+        {o.name: param_importance(run, params, o) for o in run.objectives}
+        if run.multi_objective
+        else {}
+    )
+    return Analysis(run, top, importance, advice, written, by_objective)
 
 
 def _num(v: float | None) -> float | None:
@@ -58,6 +66,15 @@ def trial_json(t: TrialRecord) -> dict[str, Any]:
         "rung": t.rung,
         "checkpoint": t.checkpoint,
         "params": t.params,
+        **(
+            {
+                "objectives": {k: _num(v) for k, v in t.objectives.items()},
+                "pareto_rank": t.pareto_rank,
+                "feasible": t.feasible,
+            }
+            if t.objectives
+            else {}
+        ),
     }
 
 
@@ -68,37 +85,66 @@ def to_json(a: Analysis) -> dict[str, Any]:
         "run_dir": str(run.path),
         "metric": run.metric,
         "mode": run.mode,
+        **({"objectives": {o.name: o.mode for o in run.objectives}} if run.multi_objective else {}),
         "counts": run.counts(),
         "finished": run.finished,
         "top": [trial_json(t) for t in a.top],
         "importance": dict(a.importance.values) or None,
         "importance_scope": a.importance.scope,
         "importance_note": a.importance.note,
+        **(
+            {
+                "importance_by_objective": {
+                    k: dict(v.values) or None for k, v in a.by_objective.items()
+                }
+            }
+            if a.by_objective
+            else {}
+        ),
         "advice": a.advice,
         "plots": [str(p) for p in a.plots],
     }
+
+
+def fmt_share(share: float | None) -> str:
+    return "-" if share is None else f"{share:.3f}"
 
 
 def render_text(a: Analysis) -> RenderableType:
     run = a.run
     parts: list[RenderableType] = []
     rows = a.top
+    if run.multi_objective:
+        scores = [
+            Column(o.name, [fmt_value(t.objectives.get(o.name)) for t in rows])
+            for o in run.objectives
+        ]
+        title = f"{run.name}: Pareto front ({len(run.front())} trials; the first {len(rows)})"
+        empty = "No feasible trial with finite objectives yet: the Pareto front is empty."
+    else:
+        scores = [
+            Column(
+                f"best {run.metric}", [fmt_value(t.best_value) for t in rows], short_header="best"
+            ),
+            Column("@epoch", [fmt_value(t.best_epoch) for t in rows], drop=2, short_header="@ep"),
+        ]
+        title = f"{run.name}: top {len(rows)} by best {run.metric} ({run.mode})"
+        empty = f"No trial has a finite {run.metric} yet."
     columns = [
         Column("#", [str(i) for i in range(1, len(rows) + 1)], drop=1),
         Column("trial", [t.trial_id for t in rows], justify="left", min_width=5),
         Column("state", [Text(*state_cell(t.state)) for t in rows], justify="left"),
-        Column(f"best {run.metric}", [fmt_value(t.best_value) for t in rows], short_header="best"),
-        Column("@epoch", [fmt_value(t.best_epoch) for t in rows], drop=2, short_header="@ep"),
+        *scores,
         Column("epochs", [str(t.epochs) for t in rows], drop=3, short_header="ep"),
         *param_columns(rows, run.param_paths, drop_from=10),
     ]
     top = FittedTable(
         columns,
         row_keys=[t.trial_id for t in rows],
-        title=f"{run.name}: top {len(rows)} by best {run.metric} ({run.mode})",
+        title=title,
         caption=params_caption(run.param_paths),
     )
-    parts.append(top if a.top else Text(f"No trial has a finite {run.metric} yet.", style="yellow"))
+    parts.append(top if a.top else Text(empty, style="yellow"))
     if a.importance.values:
         imp = Table(title="parameter importance", title_justify="left")
         imp.add_column("parameter")
@@ -111,6 +157,17 @@ def render_text(a: Analysis) -> RenderableType:
         parts.append(imp)
     if a.importance.note:
         parts.append(Text(a.importance.note, style="dim"))
+    if any(v.values for v in a.by_objective.values()):
+        per = Table(
+            title="parameter importance per objective (last-epoch values)", title_justify="left"
+        )
+        per.add_column("parameter")
+        for name in a.by_objective:
+            per.add_column(name, justify="right")
+        paths = list(dict.fromkeys(p for v in a.by_objective.values() for p in v.values))
+        for path in paths:
+            per.add_row(path, *(fmt_share(v.values.get(path)) for v in a.by_objective.values()))
+        parts.append(per)
     parts.append(Text("advice:", style="bold"))
     for line in a.advice or ["nothing stands out: the space and budget look reasonable."]:
         parts.append(Text(f"  - {line}"))

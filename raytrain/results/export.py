@@ -1,5 +1,8 @@
 """Export the best trial(s) of a run as runnable `raytrain train` configs.
 
+A run with several objectives has no single best: `export_pareto` writes every trial on
+the Pareto front, `export_choice` the best by one objective or by a weighted sum.
+
 An exported file is the space's `config` with the trial's values merged in (plus the
 space's per-trial resources), and a `provenance:` block that `raytrain train` ignores for
 training but prints next to its own result, so a final run can be checked against the
@@ -18,6 +21,7 @@ from typing import Any
 import yaml
 
 from raytrain.config.parse import train_config_to_dict
+from raytrain.config.tree import suggest
 from raytrain.errors import InputError, Problem
 from raytrain.layout import SearchRunLayout
 from raytrain.results import load_run
@@ -75,16 +79,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def exported_config(run: Any, record: Any, space: Any) -> dict[str, Any]:
+def exported_config(
+    run: Any, record: Any, space: Any, selected_by: str | None = None
+) -> dict[str, Any]:
+    """The trial's train config plus `provenance:`. A multi-objective run's provenance
+    names every objective's value at the trial's last epoch, its Pareto rank and
+    feasibility, and how it was chosen (`selected_by`), instead of one metric."""
     cfg = train_config_to_dict(trial_train_config(space, record.params))
+    if run.multi_objective:
+        result: dict[str, Any] = {
+            "objectives": {o.name: o.mode for o in run.objectives},
+            "values": {o.name: record.objectives.get(o.name) for o in run.objectives},
+            "epoch": record.epochs,
+            "pareto_rank": record.pareto_rank,
+            "feasible": record.feasible,
+            "constraints": [f"{c.metric} {c.op} {c.threshold:g}" for c in run.constraints],
+            "selected_by": selected_by,
+        }
+    else:
+        result = {
+            "metric": run.metric,
+            "mode": run.mode,
+            "value": record.best_value,
+            "epoch": record.best_epoch,
+        }
     cfg["provenance"] = {
         "experiment": run.name,
         "run_dir": str(Path(run.path).resolve()),
         "trial_id": record.trial_id,
-        "metric": run.metric,
-        "mode": run.mode,
-        "value": record.best_value,
-        "epoch": record.best_epoch,
+        **result,
         "epochs_run": record.epochs,
         "state": record.state,
         "checkpoint": record.checkpoint,
@@ -102,6 +125,19 @@ def export_best(run_dir: Path, out: Path | None = None, *, top_k: int = 1) -> li
     """Write the best `top_k` trials; with k > 1 files are named `<stem>-<rank>.yaml`."""
     run_dir = Path(run_dir)
     run = load_run(run_dir)
+    if run.multi_objective:
+        names = ", ".join(o.name for o in run.objectives)
+        raise InputError(
+            Problem(
+                "--pareto",
+                f"run {run.name} has several objectives ({names}): there is no single best "
+                "trial. Export the whole Pareto front with --pareto, or choose one: "
+                f"--pick objective={run.objectives[0].name} (the best feasible trial by "
+                f"that objective) or --weights {'=1,'.join(o.name for o in run.objectives)}=1 "
+                "(the lowest weighted sum; max objectives count negated)",
+                file=str(run_dir),
+            )
+        )
     best = [r for r in run.best(top_k) if r.best_value is not None and math.isfinite(r.best_value)]
     if not best:
         raise InputError(
@@ -144,4 +180,183 @@ def render_top(run: Any, k: int = 5) -> str:
             f"(epoch {r.best_epoch}/{r.epochs}, {state_label(r.state)})  "
             f"{fmt_params(r.params, limit=8)}"
         )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ several objectives
+def _scored(run: Any) -> list[Any]:
+    """Feasible trials whose every objective is finite (those with a Pareto rank)."""
+    return [t for t in run.trials if t.pareto_rank is not None]
+
+
+def _nothing_to_export(run: Any, run_dir: Path) -> InputError:
+    states = ", ".join(sorted({t.state for t in run.trials}) or ["none"])
+    infeasible = sum(1 for t in run.trials if t.feasible is False)
+    return InputError(
+        Problem(
+            "trials",
+            f"run {run_dir} has no feasible trial with finite "
+            f"{', '.join(o.name for o in run.objectives)} ({len(run.trials)} trial(s): "
+            f"{states}; {infeasible} infeasible). See `raytrain status`.",
+            file=str(run_dir),
+        )
+    )
+
+
+def _multi_run(run_dir: Path, option: str) -> Any:
+    run = load_run(run_dir)
+    if not run.multi_objective:
+        raise InputError(
+            Problem(
+                option,
+                f"run {run.name} has one objective ({run.metric}); {option} is for runs with "
+                "several `objectives` (export its best trial without it)",
+                file=str(run_dir),
+            )
+        )
+    return run
+
+
+def _write(path: Path, config: dict[str, Any], header: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(config, sort_keys=False)
+    path.write_text(header + f"# final run: raytrain train {path}\n" + text)
+    return path
+
+
+def _values_text(run: Any, record: Any) -> str:
+    return ", ".join(f"{o.name}={fmt_value(record.objectives.get(o.name))}" for o in run.objectives)
+
+
+def export_pareto(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
+    """One runnable YAML per Pareto-front trial, `front-<i>-<trial>.yaml` in `out_dir`
+    (default RUN/pareto/), ordered by the first objective; stale files from an earlier
+    export of the same folder are replaced."""
+    run_dir = Path(run_dir)
+    run = _multi_run(run_dir, "--pareto")
+    front = run.front()
+    if not front:
+        raise _nothing_to_export(run, run_dir)
+    space = load_space(SearchRunLayout(run_dir).space)
+    folder = Path(out_dir) if out_dir is not None else SearchRunLayout(run_dir).pareto_dir
+    for old in folder.glob("front-*.yaml"):
+        old.unlink()
+    paths = []
+    for i, record in enumerate(front, start=1):
+        header = (
+            f"# raytrain export of run '{run.name}', Pareto front point {i}/{len(front)}: "
+            f"trial {record.trial_id}, {_values_text(run, record)} at epoch {record.epochs}\n"
+        )
+        config = exported_config(run, record, space, selected_by="pareto front")
+        paths.append(_write(folder / f"front-{i}-{record.trial_id}.yaml", config, header))
+    return paths
+
+
+def parse_weights(text: str, names: list[str]) -> dict[str, float]:
+    """`a=1,b=0.1` -> {a: 1.0, b: 0.1}; every name must be an objective, the objectives
+    left out weigh 0."""
+    weights: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        if not eq or name not in names:
+            raise InputError(
+                Problem(
+                    "--weights",
+                    f"{part!r}: expected OBJECTIVE=NUMBER with OBJECTIVE one of {', '.join(names)}",
+                )
+            )
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise InputError(Problem("--weights", f"{part!r}: {value!r} is not a number")) from None
+    if not weights or not any(weights.values()):
+        raise InputError(Problem("--weights", "give at least one non-zero weight, e.g. a=1,b=0.1"))
+    return weights
+
+
+def choose(
+    run: Any, *, pick: str | None = None, weights: dict[str, float] | None = None
+) -> tuple[list[Any], str]:
+    """A multi-objective run's feasible trials, best first, by one objective (`pick`) or by
+    the weighted sum of the objectives in "lower is better" form (max objectives negated),
+    with the text that says so. Ties go to the better Pareto rank."""
+    modes = {o.name: o.mode for o in run.objectives}
+    if pick is not None:
+        name = pick.removeprefix("objective=")
+        if name not in modes:
+            raise InputError(
+                Problem(
+                    "--pick",
+                    f"{pick!r} names no objective of run {run.name}; "
+                    + suggest(name, modes, "its objectives"),
+                )
+            )
+
+        def score(t: Any) -> float:
+            v = t.objectives[name]
+            return v if modes[name] == "min" else -v
+
+        label = f"best {name} ({modes[name]})"
+    else:
+        assert weights is not None
+        w = weights
+
+        def score(t: Any) -> float:
+            return sum(
+                k * (t.objectives[n] if modes[n] == "min" else -t.objectives[n])
+                for n, k in w.items()
+            )
+
+        label = "lowest " + " + ".join(
+            f"{k:g}*{'' if modes[n] == 'min' else '-'}{n}" for n, k in w.items()
+        )
+    ranked = sorted(_scored(run), key=lambda t: (score(t), t.pareto_rank, t.trial_id))
+    return ranked, label
+
+
+def export_choice(
+    run_dir: Path,
+    out: Path | None = None,
+    *,
+    pick: str | None = None,
+    weights: str | None = None,
+    top_k: int = 1,
+) -> list[Path]:
+    """The best `top_k` trials of a multi-objective run by `--pick` or `--weights`."""
+    run_dir = Path(run_dir)
+    run = _multi_run(run_dir, "--pick" if pick is not None else "--weights")
+    parsed = None if weights is None else parse_weights(weights, [o.name for o in run.objectives])
+    ranked, label = choose(run, pick=pick, weights=parsed)
+    if not ranked:
+        raise _nothing_to_export(run, run_dir)
+    layout = SearchRunLayout(run_dir)
+    space = load_space(layout.space)
+    out = Path(out) if out is not None else layout.best_yaml
+    paths = []
+    for rank, record in enumerate(ranked[:top_k], start=1):
+        path = out if top_k == 1 else out.with_name(f"{out.stem}-{rank}{out.suffix}")
+        header = (
+            f"# raytrain export of run '{run.name}', rank {rank} by {label}: trial "
+            f"{record.trial_id}, {_values_text(run, record)} at epoch {record.epochs} "
+            f"(Pareto rank {record.pareto_rank})\n"
+        )
+        paths.append(_write(path, exported_config(run, record, space, selected_by=label), header))
+    return paths
+
+
+def render_front(run: Any, limit: int = 10) -> str:
+    """Plain-text Pareto front (printed when a multi-objective search ends)."""
+    front = run.front()
+    if not front:
+        return "no feasible trial with finite objectives yet: the Pareto front is empty."
+    goals = ", ".join(f"{o.name} ({o.mode})" for o in run.objectives)
+    lines = [f"Pareto front: {len(front)} trial(s) by {goals}:"]
+    for r in front[:limit]:
+        lines.append(
+            f"  {r.trial_id}  {_values_text(run, r)} (epoch {r.epochs}, "
+            f"{state_label(r.state)})  {fmt_params(r.params, limit=8)}"
+        )
+    if len(front) > limit:
+        lines.append(f"  ... and {len(front) - limit} more (raytrain status)")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from raytrain.results._records import Run, TrialRecord, is_finite
 from raytrain.results.specs import describe_condition
-from raytrain.space.types import CategoricalParam, FloatParam, Param
+from raytrain.space.types import CategoricalParam, FloatParam, Objective, Param
 
 MIN_TRIALS = 8  # fewer trials give importances that are mostly noise
 TOP_TRIALS = 5  # PED-ANOVA wants about this many trials in the top quantile
@@ -52,13 +52,24 @@ def distribution(p: Param) -> Any:
     return IntDistribution(int(p.low), int(p.high), log=p.log, step=1 if p.log else p.step)
 
 
-def build_study(trials: Sequence[TrialRecord], params: Mapping[str, Param], mode: str) -> Any:
-    """In-memory Optuna study: one COMPLETE trial per record with a finite best value."""
+def best_value(t: TrialRecord) -> float | None:
+    return t.best_value
+
+
+def build_study(
+    trials: Sequence[TrialRecord],
+    params: Mapping[str, Param],
+    mode: str,
+    score: Callable[[TrialRecord], float | None] = best_value,
+) -> Any:
+    """In-memory Optuna study: one COMPLETE trial per record with a finite score (its
+    best value unless `score` says otherwise)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize" if mode == "min" else "maximize")
     dists = {path: distribution(p) for path, p in params.items()}
     for t in trials:
-        if not is_finite(t.best_value):
+        value = score(t)
+        if not is_finite(value):
             continue
         values = {
             k: choice(v) if isinstance(params[k], CategoricalParam) else v
@@ -69,7 +80,7 @@ def build_study(trials: Sequence[TrialRecord], params: Mapping[str, Param], mode
             frozen = optuna.trial.create_trial(
                 params=values,
                 distributions={k: dists[k] for k in values},
-                value=t.best_value,
+                value=value,
             )
         except ValueError:  # a value outside the range in space.yaml (edited space)
             continue
@@ -77,14 +88,24 @@ def build_study(trials: Sequence[TrialRecord], params: Mapping[str, Param], mode
     return study
 
 
-def param_importance(run: Run, params: Mapping[str, Param]) -> Importance:
-    study = build_study(run.trials, params, run.mode)
+def param_importance(
+    run: Run, params: Mapping[str, Param], objective: Objective | None = None
+) -> Importance:
+    """Importance for the run's metric (each trial's best value), or for one objective of
+    a multi-objective run (each trial's value at its last epoch, the value it is ranked
+    by)."""
+    if objective is None:
+        metric, study = run.metric, build_study(run.trials, params, run.mode)
+    else:
+        name = objective.name
+        metric = name
+        study = build_study(run.trials, params, objective.mode, lambda t: t.objectives.get(name))
     n = len(study.trials)
     if n < MIN_TRIALS:
         return Importance(
             trials_used=n,
             note=f"parameter importance needs at least {MIN_TRIALS} trials with a finite "
-            f"{run.metric}; this run has {n}",
+            f"{metric}; this run has {n}",
         )
     quantile = min(0.5, max(0.1, TOP_TRIALS / n))
     evaluator = optuna.importance.PedAnovaImportanceEvaluator(target_quantile=quantile)
@@ -98,9 +119,9 @@ def param_importance(run: Run, params: Mapping[str, Param]) -> Importance:
     top = max(1, math.ceil(quantile * n))
     note = (
         f"PED-ANOVA over {n} trials: how much each parameter separates the top {top} "
-        f"trials (by best {run.metric}) from the rest"
+        f"trials (by {'last' if objective else 'best'} {metric}) from the rest"
     )
-    if run.rungs:
+    if run.rungs and objective is None:
         note += "; trials stopped early by ASHA count with their best value before stopping"
     return Importance(
         values=values,

@@ -6,6 +6,7 @@ print, `--watch` (rich Live) and tests (rendered to text).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from rich.console import Group
@@ -28,10 +29,22 @@ from raytrain.results.tables import Column, FittedTable
 _UNRANKED_ORDER = {RUNNING: 0, PENDING: 1, TERMINATED: 2, STOPPED: 3, ERROR: 4}
 
 
+def pareto_key(t: TrialRecord, first: str, mode: str) -> tuple[int, float]:
+    """Multi-objective order: front by front (infeasible and unscored trials after them),
+    then by the first objective."""
+    rank = t.pareto_rank if t.pareto_rank is not None else (10**6 if t.feasible is False else 10**7)
+    return (rank, sort_key(t.objectives.get(first), mode))
+
+
 def ordered(run: Run) -> list[TrialRecord]:
-    """Best first (per mode); trials without a finite value after them, running first."""
+    """Best first (per mode); trials without a finite value after them, running first.
+    A multi-objective run: the Pareto front first, then the next fronts, infeasible
+    trials after every feasible one."""
 
     def key(t: TrialRecord) -> tuple[int, float, int, str]:
+        if run.multi_objective:
+            rank, value = pareto_key(t, run.objectives[0].name, run.objectives[0].mode)
+            return (rank, value, _UNRANKED_ORDER.get(t.state, 9), t.trial_id)
         if is_finite(t.best_value):
             return (0, sort_key(t.best_value, run.mode), 0, t.trial_id)
         return (1, 0.0, _UNRANKED_ORDER.get(t.state, 9), t.trial_id)
@@ -69,8 +82,11 @@ def records_table(
     param_paths: list[str],
     best_id: str | None,
     show_rung: bool,
+    objectives: Sequence[str] = (),
 ) -> FittedTable:
-    """The trial table of `status` and of the live view of `tune`: one row per record."""
+    """The trial table of `status` and of the live view of `tune`: one row per record.
+    With `objectives` (a multi-objective run) it shows each objective at the last epoch,
+    the Pareto front number and feasibility instead of best/last of one metric."""
     bold = ["bold" if t.trial_id == best_id else "" for t in rows]
     states = [Text(*state_cell(t.state)) for t in rows]
     columns = [
@@ -82,6 +98,52 @@ def records_table(
         ),
         Column("state", states, justify="left", min_width=7),
         *param_columns(rows, param_paths, drop_from=10),
+        *(_pareto_columns(rows, objectives) if objectives else _metric_columns(rows, bold)),
+        Column("epochs", [str(t.epochs) for t in rows], min_width=3, short_header="ep"),
+    ]
+    if show_rung:
+        columns.append(Column("rung", [fmt_value(t.rung) for t in rows], drop=3, min_width=3))
+    if any(t.error for t in rows):
+        errors = [Text(t.error or "", style="red") for t in rows]
+        columns.append(Column("error", errors, justify="left", drop=1, fold=True, max_width=40))
+    return FittedTable(
+        columns,
+        row_keys=[t.trial_id for t in rows],
+        title=title,
+        caption=params_caption(param_paths),
+    )
+
+
+def _pareto_columns(rows: list[TrialRecord], objectives: Sequence[str]) -> list[Column]:
+    on_front = ["bold green" if t.pareto_rank == 1 else "" for t in rows]
+    columns = [
+        Column(
+            name,
+            [
+                Text(fmt_value(t.objectives.get(name)), style=s)
+                for t, s in zip(rows, on_front, strict=True)
+            ],
+            min_width=6,
+        )
+        for name in objectives
+    ]
+    columns.append(
+        Column(
+            "front",
+            [fmt_value(t.pareto_rank) for t in rows],
+            min_width=3,
+            names="front (Pareto rank: 1 = non-dominated)",
+        )
+    )
+    feasible = {True: Text("yes"), False: Text("no", style="red"), None: Text("-")}
+    columns.append(
+        Column("feasible", [feasible[t.feasible] for t in rows], drop=5, short_header="ok")
+    )
+    return columns
+
+
+def _metric_columns(rows: list[TrialRecord], bold: list[str]) -> list[Column]:
+    return [
         Column(
             "best",
             [
@@ -98,31 +160,31 @@ def records_table(
             names="@ep (epoch of the best value)",
         ),
         Column("last", [fmt_value(t.value) for t in rows], drop=2),
-        Column("epochs", [str(t.epochs) for t in rows], min_width=3, short_header="ep"),
     ]
-    if show_rung:
-        columns.append(Column("rung", [fmt_value(t.rung) for t in rows], drop=3, min_width=3))
-    if any(t.error for t in rows):
-        errors = [Text(t.error or "", style="red") for t in rows]
-        columns.append(Column("error", errors, justify="left", drop=1, fold=True, max_width=40))
-    return FittedTable(
-        columns,
-        row_keys=[t.trial_id for t in rows],
-        title=title,
-        caption=params_caption(param_paths),
-    )
 
 
 def trial_table(run: Run, *, limit: int | None = None) -> FittedTable:
-    best = run.best(1)
-    arrow = "↓" if run.mode == "min" else "↑"
     rows = ordered(run)
+    if run.multi_objective:
+        goals = ", ".join(f"{o.name} {'↓' if o.mode == 'min' else '↑'}" for o in run.objectives)
+        title = f"{run.name}: Pareto search, {goals}"
+        if run.constraints:
+            title += " | constraints: " + ", ".join(
+                f"{c.metric} {c.op} {fmt_value(c.threshold)}" for c in run.constraints
+            )
+        best_id = None
+    else:
+        best = run.best(1)
+        arrow = "↓" if run.mode == "min" else "↑"
+        title = f"{run.name}: {run.metric} {arrow}"
+        best_id = best[0].trial_id if best else None
     return records_table(
         rows[:limit] if limit else rows,
-        title=f"{run.name}: {run.metric} {arrow}",
+        title=title,
         param_paths=run.param_paths,
-        best_id=best[0].trial_id if best else None,
+        best_id=best_id,
         show_rung=bool(run.rungs) or any(t.rung is not None for t in run.trials),
+        objectives=[o.name for o in run.objectives] if run.multi_objective else (),
     )
 
 
@@ -147,7 +209,15 @@ def summary_line(run: Run, now: datetime | None = None) -> Text:
         if i < len(parts) - 1:
             text.append(" · ")
     best = run.best(1)
-    if best:
+    if run.multi_objective:
+        front = run.front()
+        infeasible = sum(1 for t in run.trials if t.feasible is False)
+        text.append(f" | Pareto front: {len(front)} trial(s)")
+        if front:
+            text.append(" (" + ", ".join(t.trial_id for t in front[:8]) + ")", style="bold green")
+        if run.constraints:
+            text.append(f" · {infeasible} infeasible")
+    elif best:
         b = best[0]
         text.append(f" | best {run.metric} ")
         text.append(fmt_value(b.best_value), style="bold green")

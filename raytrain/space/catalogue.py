@@ -5,7 +5,9 @@ and the tuner builds the object by resolving the spec's lazy "module:attr" facto
 `Entry` idea of `raytrain.config.registry`). Adding a sampler = one `SamplerSpec` here plus
 its factory; `tests/unit/test_catalogue.py` builds and drives every entry.
 
-Multi-objective is not a capability yet: a space has one metric, so no code would read it.
+Capabilities the space parser and plan read: `multi_objective` (the sampler can run a study
+with several `objectives`) and `constrained` (it steers away from trials that break the
+space's `constraints`, given to Optuna with `Trial.set_constraint`).
 """
 
 from __future__ import annotations
@@ -39,11 +41,14 @@ class SamplerSpec(_Spec):
     # Enumerates a finite set of points: every float needs a `step`, and a run has at most
     # as many trials as there are points.
     finite_only: bool = False
+    multi_objective: bool = True
+    constrained: bool = False
 
 
 @dataclass(frozen=True)
 class SchedulerSpec(_Spec):
-    """`factory(space) -> ray.tune.schedulers.TrialScheduler`; its time unit is epochs."""
+    """`factory(space, run_dir) -> ray.tune.schedulers.TrialScheduler`; its time unit is
+    epochs."""
 
     rungs: bool = False  # stops trials at the ASHA rungs of `raytrain.space.asha`
 
@@ -60,6 +65,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
             f"{_SAMPLERS}:tpe_sampler",
             settings=("n_startup_trials", "constant_liar"),
             model_based=True,
+            constrained=True,
         ),
         SamplerSpec("random", "Optuna random sampling", f"{_SAMPLERS}:random_sampler", ()),
         SamplerSpec(
@@ -68,6 +74,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
             f"{_SAMPLERS}:grid_sampler",
             (),
             finite_only=True,
+            multi_objective=False,
         ),
         SamplerSpec(
             "cmaes",
@@ -75,12 +82,23 @@ SAMPLERS: dict[str, SamplerSpec] = {
             f"{_SAMPLERS}:cmaes_sampler",
             settings=("n_startup_trials",),
             model_based=True,
+            multi_objective=False,
         ),
         SamplerSpec(
             "nsga2",
             "Optuna NSGA-II genetic algorithm (its first generation is random)",
             f"{_SAMPLERS}:nsga2_sampler",
             settings=("population_size",),
+            constrained=True,
+        ),
+        SamplerSpec(
+            "gp",
+            "Optuna Gaussian-process Bayesian optimisation (needs scipy; best for few, "
+            "costly trials of mostly numeric parameters)",
+            f"{_SAMPLERS}:gp_sampler",
+            settings=("n_startup_trials",),
+            model_based=True,
+            constrained=True,
         ),
     )
 }
@@ -90,7 +108,8 @@ SCHEDULERS: dict[str, SchedulerSpec] = {
     for s in (
         SchedulerSpec(
             "asha",
-            "ASHA early stopping (Ray Tune ASHAScheduler), time unit = epochs",
+            "ASHA early stopping (Ray Tune ASHAScheduler; with several objectives raytrain's "
+            "Pareto ASHA), time unit = epochs",
             f"{_SCHEDULERS}:asha_scheduler",
             settings=("max_t", "grace_period", "reduction_factor"),
             rungs=True,

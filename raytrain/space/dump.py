@@ -17,11 +17,17 @@ from raytrain.space.types import Space
 def dump_space(space: Space) -> dict[str, Any]:
     parameters: dict[str, Any] = {p.path: dump_param(p) for p in space.parameters}
     parameters.update({k: dump_param(Constant(v)) for k, v in space.constants.items()})
+    goal: dict[str, Any] = {"metric": space.metric, "mode": space.mode}
+    if space.multi_objective:
+        goal = {"objectives": {o.name: o.mode for o in space.objectives}}
+        if space.constraints:
+            goal["constraints"] = [
+                {"metric": c.metric, c.op: c.threshold} for c in space.constraints
+            ]
     return copy.deepcopy(
         {
             "name": space.name,
-            "metric": space.metric,
-            "mode": space.mode,
+            **goal,
             "config": space.config,
             "parameters": parameters,
             "search": dataclasses.asdict(space.search),

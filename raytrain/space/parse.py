@@ -28,7 +28,7 @@ from raytrain.space.settings import (
     parse_scheduler,
     parse_search,
 )
-from raytrain.space.types import FloatParam, Mode, Param, Space
+from raytrain.space.types import Comparator, Constraint, FloatParam, Mode, Objective, Param, Space
 
 TOP_KEYS = (
     "name",
@@ -36,6 +36,8 @@ TOP_KEYS = (
     "config",
     "metric",
     "mode",
+    "objectives",
+    "constraints",
     "parameters",
     "search",
     "scheduler",
@@ -72,7 +74,9 @@ def parse_space(
         probs.add(
             ("name",), f"must be a name usable as a folder (letters, digits, . _ -), got {name!r}"
         )
-    metric, mode = _objective(data, probs)
+    objectives = _objectives(data, probs)
+    metric, mode = objectives[0].name, objectives[0].mode
+    constraints = _constraints(data.get("constraints"), probs, multi=len(objectives) > 1)
     if "config" not in data and "base" not in data:
         probs.add(("config",), "missing key: the base train config (or `base: file.yaml`)")
     params, constants = parse_parameters(data.get("parameters"), probs.under("parameters"))
@@ -100,6 +104,13 @@ def parse_space(
     failure = parse_failure(data.get("failure"), probs.under("failure"))
     if SAMPLERS[search.sampler].finite_only:
         _check_finite(search.sampler, params, probs.under("parameters"))
+    if len(objectives) > 1 and not SAMPLERS[search.sampler].multi_objective:
+        able = ", ".join(n for n, s in SAMPLERS.items() if s.multi_objective)
+        probs.add(
+            ("search", "sampler"),
+            f"the {search.sampler} sampler optimises one objective; with several "
+            f"`objectives` use one of: {able}",
+        )
     probs.raise_if_any()
     return Space(
         name=str(name),
@@ -113,6 +124,8 @@ def parse_space(
         resources=resources,
         failure=failure,
         source=source,
+        objectives=objectives,
+        constraints=constraints,
     )
 
 
@@ -145,6 +158,100 @@ def _check_finite(sampler: str, params: Mapping[str, Param], probs: Problems) ->
                 f"the {sampler} sampler needs a finite set of values: give this float a "
                 "`step`, or use type: categorical / int",
             )
+
+
+def _objectives(data: Mapping[str, Any], probs: Problems) -> tuple[Objective, ...]:
+    """`objectives: {name: min|max, ...}` (2 or more), or the single `metric:`/`mode:`."""
+    if "objectives" not in data:
+        metric, mode = _objective(data, probs)
+        return (Objective(metric, mode),)
+    for key in ("metric", "mode"):
+        if key in data:
+            probs.add(
+                (key,),
+                "use either `objectives:` (several metrics) or `metric:`/`mode:` (one), not both",
+            )
+    raw = data["objectives"]
+    if not isinstance(raw, Mapping) or len(raw) < 2:
+        probs.add(
+            ("objectives",),
+            "must map 2 or more metric names to min or max (e.g. {val_recon: min, "
+            f"val_kl: min}}); for one metric use `metric:` and `mode:`; got {raw!r}",
+        )
+        return (Objective("", "min"),)
+    out = []
+    for name, mode in raw.items():
+        if not isinstance(name, str) or not name:
+            probs.add(("objectives", str(name)), "must be a metric name (a string)")
+        if mode not in MODES:
+            probs.add(
+                ("objectives", str(name)),
+                f"must be min or max, got {mode!r}; {suggest(str(mode), MODES, 'valid modes')}",
+            )
+        out.append(Objective(str(name), mode if mode in MODES else "min"))
+    return tuple(out)
+
+
+_COMPARATORS: tuple[Comparator, ...] = (">=", "<=")
+
+
+def _constraints(raw: Any, probs: Problems, *, multi: bool) -> tuple[Constraint, ...]:
+    """`constraints: [{metric: m, ">=": x} | {metric: m, "<=": x}, ...]`."""
+    if raw is None:
+        return ()
+    if not multi:
+        probs.add(
+            ("constraints",),
+            "constraints apply to a multi-objective search: name 2 or more `objectives:` "
+            "instead of `metric:`/`mode:`",
+        )
+        return ()
+    if not isinstance(raw, list):
+        probs.add(
+            ("constraints",),
+            f'must be a list of {{metric: name, ">=" or "<=": number}}, got {raw!r}',
+        )
+        return ()
+    out: list[Constraint] = []
+    for i, item in enumerate(raw):
+        at = ("constraints", str(i))
+        if not isinstance(item, Mapping):
+            probs.add(at, f'must be a mapping {{metric: name, ">=" or "<=": number}}, got {item!r}')
+            continue
+        for key in item:
+            if key != "metric" and key not in _COMPARATORS:
+                probs.add(
+                    (*at, str(key)), f"unknown key; {suggest(str(key), ('metric', *_COMPARATORS))}"
+                )
+        metric = item.get("metric")
+        if not isinstance(metric, str) or not metric:
+            probs.add(
+                (*at, "metric") if "metric" in item else at,
+                f"needs `metric:`, the logged metric to bound, got {metric!r}",
+            )
+        ops = [k for k in _COMPARATORS if k in item]
+        if len(ops) != 1:
+            probs.add(
+                at,
+                'needs exactly one comparator with its threshold: ">=": number or "<=": number'
+                + (" (got both)" if len(ops) > 1 else ""),
+            )
+            continue
+        op = ops[0]
+        threshold = item[op]
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or threshold != threshold
+        ):
+            probs.add((*at, op), f"the threshold must be a number, got {threshold!r}")
+            continue
+        if isinstance(metric, str) and metric:
+            c = Constraint(metric, op, float(threshold))
+            if c in out:
+                probs.add(at, f"duplicate constraint {metric} {op} {threshold}")
+            out.append(c)
+    return tuple(dict.fromkeys(out))
 
 
 def _objective(data: Mapping[str, Any], probs: Problems) -> tuple[str, Mode]:

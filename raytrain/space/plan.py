@@ -69,11 +69,26 @@ EXECUTORS = {
 }
 
 
+def _goal_lines(space: Space) -> list[str]:
+    def goal(mode: str) -> str:
+        return "maximise" if mode == "max" else "minimise"
+
+    if not space.multi_objective:
+        return [f"objective: {goal(space.mode)} {space.metric}"]
+    lines = [f"objectives ({len(space.objectives)}, Pareto search):"]
+    lines += [f"  {goal(o.mode)} {o.name}" for o in space.objectives]
+    if space.constraints:
+        steer = SAMPLERS[space.search.sampler].constrained
+        note = "the sampler avoids infeasible regions" if steer else "the sampler ignores them"
+        lines.append(f"constraints (a feasible trial meets all; {note}):")
+        lines += [f"  {c.metric} {c.op} {_fmt(c.threshold)}" for c in space.constraints]
+    return lines
+
+
 def render_plan(space: Space) -> str:
     cfg = space.config
     lines = [f"space {space.name}" + (f"  ({space.source})" if space.source else "")]
-    goal = "maximise" if space.mode == "max" else "minimise"
-    lines.append(f"objective: {goal} {space.metric}")
+    lines += _goal_lines(space)
     width = max((len(p.path) for p in space.parameters), default=0)
     lines.append(f"parameters ({len(space.parameters)}):")
     lines += [f"  {p.path:<{width}}  {describe_param(p)}" for p in space.parameters]
@@ -96,6 +111,11 @@ def render_plan(space: Space) -> str:
     if scheduler.rungs:
         rungs = ", ".join(str(r) for r in asha_rungs(space)) or "none"
         lines.append(f"  ASHA rungs (epochs where trials are compared): {rungs}")
+        if space.multi_objective:
+            lines.append(
+                "  multi-objective ASHA: at a rung a trial continues when it is among the "
+                f"best 1/{_fmt(sch.reduction_factor)} by feasibility, Pareto front, crowding"
+            )
     r = space.resources
     cpus = r.workers_per_trial * r.cpus_per_worker
     gpus = r.workers_per_trial * r.gpus_per_worker

@@ -6,6 +6,7 @@ condition maps other parameter paths to the tuple of values for which this one e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,41 @@ class CategoricalParam:
 
 
 Param = FloatParam | IntParam | CategoricalParam
+
+Comparator = Literal[">=", "<="]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One metric to optimise; a single-objective space has exactly one."""
+
+    name: str
+    mode: Mode
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """`metric` must be `>=` or `<=` `threshold` for a trial to count as feasible."""
+
+    metric: str
+    op: Comparator
+    threshold: float
+
+    @property
+    def key(self) -> str:
+        """The constraint's name in Optuna and in results (`val_active_units>=4`)."""
+        return f"{self.metric}{self.op}{self.threshold:g}"
+
+    def optuna_value(self, value: float | None) -> float:
+        """Optuna's constraint value: <= 0 when met, the distance by which it is broken
+        otherwise (a missing or non-finite metric: inf, the worst)."""
+        if value is None or not math.isfinite(value):
+            return math.inf
+        return self.threshold - value if self.op == ">=" else value - self.threshold
+
+    def violation(self, value: float | None) -> float:
+        """How far `value` is on the wrong side (0 = met)."""
+        return max(0.0, self.optuna_value(value))
 
 
 @dataclass(frozen=True)
@@ -88,7 +124,7 @@ class FailureSettings:
 class Space:
     name: str
     config: dict[str, Any]  # the base train config (resolved, interpolations done), plain dict
-    metric: str
+    metric: str  # the single objective, or the first of several (checkpoint default)
     mode: Mode
     parameters: tuple[Param, ...]
     constants: dict[str, Any] = field(default_factory=dict)  # path -> fixed value
@@ -97,3 +133,21 @@ class Space:
     resources: ResourceSettings = field(default_factory=ResourceSettings)
     failure: FailureSettings = field(default_factory=FailureSettings)
     source: Path | None = None
+    # every objective in file order (one for `metric:`/`mode:`), and the constraints a
+    # feasible trial meets; several objectives make a Pareto search (raytrain.pareto)
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.objectives:  # built from metric/mode alone
+            object.__setattr__(self, "objectives", (Objective(self.metric, self.mode),))
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def watched_metrics(self) -> list[str]:
+        """Every metric the search reads: objectives, then constraint metrics."""
+        names = [o.name for o in self.objectives]
+        return list(dict.fromkeys([*names, *(c.metric for c in self.constraints)]))

@@ -24,7 +24,8 @@ class MetricNotLoggedError(TrialError):
         super().__init__(
             f"metric {names} is not logged by the model; after the first validation epoch "
             f"it logged: {shown}. Log it with self.log({missing[0]!r}, ...) or set "
-            f"checkpoint.metric / the space's `metric` to one of the logged names."
+            f"checkpoint.metric / the space's `metric`, `objectives` or `constraints` to "
+            "logged names."
         )
         self.missing = missing
         self.logged = logged

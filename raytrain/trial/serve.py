@@ -163,12 +163,12 @@ def run_trial(command: Start, channel: SlotChannel, space: Space) -> None:
     prepared = prepare(cfg)
     sink = PoolSink(channel, command.lease)
     if command.resume is None:
-        fit(cfg, prepared, metrics_hint=[space.metric], sink=sink)
+        fit(cfg, prepared, metrics_hint=space.watched_metrics, sink=sink)
         return
     with tempfile.TemporaryDirectory(prefix="raytrain-resume-") as tmp:
         path = os.path.join(tmp, CHECKPOINT_NAME)
         Path(path).write_bytes(ray.get(command.resume[0]))
-        fit(cfg, prepared, metrics_hint=[space.metric], ckpt_path=path, sink=sink)
+        fit(cfg, prepared, metrics_hint=space.watched_metrics, ckpt_path=path, sink=sink)
 
 
 def serve_trials(loop_config: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ray.tune import Callback
 
 from raytrain.results import RunWriter
+from raytrain.space.types import Constraint, Objective
 from raytrain.tune.live import LiveState, LiveView
 
 if TYPE_CHECKING:
@@ -79,8 +80,11 @@ class RunDirCallback(Callback):
         rungs: Sequence[int],
         max_epochs: int,
         tensorboard: bool = True,
+        objectives: Sequence[Objective] = (),
+        constraints: Sequence[Constraint] = (),
     ) -> None:
         self.run_dir = Path(run_dir)
+        self.objectives, self.constraints = tuple(objectives), tuple(constraints)
         self.max_epochs = max_epochs
         self.tensorboard = tensorboard
         self.metric, self.mode = metric, mode
@@ -106,7 +110,10 @@ class RunDirCallback(Callback):
                 mode=self.mode,
                 param_paths=self.param_paths,
                 rungs=self.rungs,
-                tensorboard=self.tensorboard,
+                tensorboard=getattr(self, "tensorboard", True),
+                # a callback pickled before these fields existed (`--resume` of an older run)
+                objectives=getattr(self, "objectives", ()),
+                constraints=getattr(self, "constraints", ()),
             )
         return self._writer
 
@@ -209,6 +216,8 @@ class LiveViewCallback(RunDirCallback):
         concurrency: int,
         live: bool | None,
         tensorboard: bool = True,
+        objectives: Sequence[Objective] = (),
+        constraints: Sequence[Constraint] = (),
     ) -> None:
         super().__init__(
             run_dir,
@@ -218,6 +227,8 @@ class LiveViewCallback(RunDirCallback):
             rungs=rungs,
             max_epochs=max_epochs,
             tensorboard=tensorboard,
+            objectives=objectives,
+            constraints=constraints,
         )
         self.name = name
         self.budget, self.concurrency, self.live = budget, concurrency, live
@@ -253,6 +264,7 @@ class LiveViewCallback(RunDirCallback):
             concurrency=self.concurrency,
             trials=self.writer.records,
             param_paths=list(self.writer.param_paths),
+            objectives=tuple(o.name for o in self.writer.objectives),
         )
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:

@@ -22,7 +22,7 @@ from raytrain.results import ERROR, FINISHED_STATES, PENDING, RUNNING, STOPPED, 
 from raytrain.results._records import best_of, is_finite, sort_key
 from raytrain.results.format import fmt_duration, fmt_params, fmt_value
 from raytrain.results.states import state_label
-from raytrain.results.view import records_table
+from raytrain.results.view import pareto_key, records_table
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class LiveState:
     concurrency: int
     trials: list[TrialRecord] = field(default_factory=list)
     param_paths: list[str] = field(default_factory=list)
+    objectives: tuple[str, ...] = ()  # a multi-objective run (the first one is `metric`)
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def best(self) -> TrialRecord | None:
@@ -70,6 +71,8 @@ def summary_line(state: LiveState, elapsed: float) -> str:
     best_txt = (
         f"best {state.metric}={fmt_value(best.best_value)} ({best.trial_id})" if best else "best: -"
     )
+    if state.objectives:
+        best_txt = f"Pareto front {sum(1 for t in state.trials if t.pareto_rank == 1)}"
     return (
         f"{state.name}: {state.done()}/{state.budget} done | running {c[RUNNING]} | "
         f"pending {c[PENDING] + max(state.budget - len(state.trials), 0)} | "
@@ -82,27 +85,33 @@ def shown(state: LiveState, max_rows: int) -> list[TrialRecord]:
     """Running trials first, then the best ones, then the rest (pending last)."""
     order = {RUNNING: 0, PENDING: 2}
 
-    def key(t: TrialRecord) -> tuple[int, float, str]:
+    def key(t: TrialRecord) -> tuple[int, float, float, str]:
+        if state.objectives:
+            rank, value = pareto_key(t, state.objectives[0], state.mode)
+            return (order.get(t.state, 1), rank, value, t.trial_id)
         rank = order.get(t.state, 1 if is_finite(t.best_value) else 2)
-        return (rank, sort_key(t.best_value, state.mode), t.trial_id)
+        return (rank, 0.0, sort_key(t.best_value, state.mode), t.trial_id)
 
     return sorted(state.trials, key=key)[:max_rows]
 
 
 def render(state: LiveState, elapsed: float, *, max_rows: int = 12) -> Group:
     """Summary line, best config, and the `status` table of running + best trials."""
-    best = state.best()
+    best = None if state.objectives else state.best()
     head = Text(summary_line(state, elapsed), style="bold")
     best_txt = Text(
         f"best params: {fmt_params(best.params, limit=10)}" if best else "best params: -",
         style="green",
     )
+    if state.objectives:
+        best_txt = Text("objectives at each trial's last epoch; front 1 = non-dominated")
     table = records_table(
         shown(state, max_rows),
         title=None,
         param_paths=state.param_paths,
         best_id=best.trial_id if best else None,
         show_rung=any(t.rung is not None for t in state.trials),
+        objectives=state.objectives,
     )
     return Group(head, best_txt, table)
 
@@ -137,10 +146,17 @@ class LiveView:
         trial = next((t for t in state.trials if t.trial_id == trial_id), None)
         if trial is None:
             return
+        scores = f"{state.metric}={fmt_value(trial.value, missing='-')}"
+        if state.objectives:
+            scores = " ".join(
+                f"{name}={fmt_value(trial.objectives.get(name), missing='-')}"
+                for name in state.objectives
+            )
+            if trial.feasible is False:
+                scores += " (infeasible)"
         print(
             f"[{state.done()}/{state.budget}] {trial.trial_id} {state_label(trial.state)} "
-            f"at epoch {trial.epochs}: {state.metric}={fmt_value(trial.value, missing='-')}  "
-            f"{fmt_params(trial.params)}",
+            f"at epoch {trial.epochs}: {scores}  {fmt_params(trial.params)}",
             flush=True,
         )
 

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from raytrain.executor.pool import pool_name, start_pool
 from raytrain.executor.trainable import ExecutorPoolCallback, make_warm_trainable
 from raytrain.layout import SearchRunLayout
 from raytrain.results import load_run
-from raytrain.results.export import export_best, render_top
+from raytrain.results.export import export_best, export_pareto, render_front, render_top
 from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
@@ -113,6 +114,10 @@ def run_tune(
     # Without those files Tune's ResultGrid, built at the end of fit() and never read by
     # raytrain (results come from the run directory), warns once per trial.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # OptunaSearch times the whole ask() as "the define-by-run function": a model-based
+    # sampler's fit (GP in particular, ~1-3 s a suggestion) trips its 1 s warning, whose
+    # advice (move training into the trainable) does not apply.
+    warnings.filterwarnings("ignore", message="Define-by-run function passed", category=UserWarning)
     # Tune warns whenever a checkpoint forces a state snapshot (every epoch of a warm trial
     # with num_to_keep set); that snapshot is what keeps --resume exact, so it stays.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -205,6 +210,8 @@ def _build_or_restore(
             concurrency=concurrency,
             live=options.live,
             tensorboard=trial_config(space, {}).logging.tensorboard,
+            objectives=space.objectives,
+            constraints=space.constraints,
         ),
     ]
     warm = space.resources.executor == "warm"
@@ -219,7 +226,7 @@ def _build_or_restore(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
-            scheduler=make_scheduler(space),
+            scheduler=make_scheduler(space, run_dir),
             num_samples=budget,
             trial_dirname_creator=trial_dirname,
             # warm trials are thin actors worth keeping; a fresh trial's actor sits in
@@ -230,7 +237,7 @@ def _build_or_restore(
             name=layout.TRIALS_DIRNAME,
             storage_path=str(run_dir),
             failure_config=tune.FailureConfig(max_failures=space.failure.max_failures),
-            stop=NonFiniteStopper(space.metric),
+            stop=NonFiniteStopper(*(o.name for o in space.objectives)),
             callbacks=callbacks,
             # warm trials checkpoint through Tune (a fresh trial's Train run keeps its own)
             checkpoint_config=tune.CheckpointConfig(
@@ -249,12 +256,21 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
     complete = len(finished) >= budget
     if complete:
         _fail_orphaned_optuna_trials(space, run_dir)
-    echo(render_top(run, k=5))
     best_file: Path | None = None
-    if run.best(1):
-        best_file = export_best(run_dir, SearchRunLayout(run_dir).best_yaml, top_k=1)[0]
-        echo(f"best config: {best_file}")
-        echo(f"final run:   raytrain train {best_file}")
+    if run.multi_objective:
+        # no single best: the whole front, one runnable file per point
+        echo(render_front(run))
+        if run.front():
+            paths = export_pareto(run_dir)
+            best_file = paths[0]
+            echo(f"Pareto front configs: {best_file.parent}/ ({len(paths)} file(s))")
+            echo(f"final run:   raytrain train {best_file}")
+    else:
+        echo(render_top(run, k=5))
+        if run.best(1):
+            best_file = export_best(run_dir, SearchRunLayout(run_dir).best_yaml, top_k=1)[0]
+            echo(f"best config: {best_file}")
+            echo(f"final run:   raytrain train {best_file}")
     if not complete:
         echo(
             f"{len(finished)}/{budget} trials finished. Continue with: "

@@ -54,3 +54,12 @@ def nsga2_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
     if population is None:
         return optuna.samplers.NSGAIISampler(seed=space.search.seed)
     return optuna.samplers.NSGAIISampler(population_size=population, seed=space.search.seed)
+
+
+def gp_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
+    # Optuna's GP sampler is deterministic given the seed; scipy fits its kernel.
+    return optuna.samplers.GPSampler(
+        seed=space.search.seed,
+        n_startup_trials=n_startup,
+        independent_sampler=optuna.samplers.RandomSampler(seed=space.search.seed),
+    )

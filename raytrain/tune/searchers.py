@@ -23,7 +23,7 @@ from ray.tune.search.optuna import OptunaSearch
 from raytrain.layout import SearchRunLayout
 from raytrain.space import define_by_run, grid_values
 from raytrain.space.catalogue import SAMPLERS
-from raytrain.space.types import Space
+from raytrain.space.types import Constraint, Space
 from raytrain.tune.budget import StartupBarrier
 
 
@@ -56,20 +56,60 @@ def journal_storage(run_dir: Path) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(backend)
 
 
+def _direction(mode: str) -> optuna.study.StudyDirection:
+    return (
+        optuna.study.StudyDirection.MAXIMIZE
+        if mode == "max"
+        else optuna.study.StudyDirection.MINIMIZE
+    )
+
+
 def create_study(space: Space, storage: optuna.storages.BaseStorage) -> None:
-    """Create the run's study with its objective named after the metric, so
-    optuna-dashboard shows `val_acc` rather than "Objective 0". The name is stored in the
-    journal once; `OptunaSearch` then loads this study, and a resumed run keeps it."""
+    """Create the run's study with its objectives named after the metrics, so
+    optuna-dashboard shows `val_acc` rather than "Objective 0". The names are stored in the
+    journal once; `OptunaSearch` then loads this study, and a resumed run keeps it. Several
+    objectives make a multi-objective study (optuna-dashboard draws its Pareto front)."""
+    objectives = space.objectives
     study = optuna.create_study(
         storage=storage,
         study_name=space.name,
-        direction="maximize" if space.mode == "max" else "minimize",
+        directions=[_direction(o.mode) for o in objectives],
         load_if_exists=True,
     )
     # experimental since Optuna 3.2, unchanged since
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names([space.metric])
+        study.set_metric_names([o.name for o in objectives])
+
+
+class ConstrainedOptunaSearch(OptunaSearch):
+    """Ray's `OptunaSearch` that also hands the space's constraints to Optuna.
+
+    When a trial completes, each constraint's value (`threshold - value` for `>=`,
+    `value - threshold` for `<=`, so > 0 = violated, Optuna's convention) from the trial's
+    last result is set with Optuna 5's `Trial.set_constraint` before the trial is told;
+    TPE, NSGA-II and GP then rank feasible trials above infeasible ones. The Optuna trial
+    is the one Ray's class keeps per Tune trial (`_ot_trials`, its own state, pickled
+    with it, so a resumed search still finds it): Ray offers no hook between a result and
+    `study.tell`.
+    """
+
+    def __init__(self, *args: Any, constraints: tuple[Constraint, ...] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.constraints = constraints
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
+        ot_trial = self._ot_trials.get(trial_id)
+        if result and ot_trial is not None and trial_id not in self._completed_trials:
+            for c in self.constraints:
+                ot_trial.set_constraint(c.key, c.optuna_value(_number(result.get(c.metric))))
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 class SpaceFunction:
@@ -87,13 +127,19 @@ def make_searcher(space: Space, run_dir: Path) -> Searcher:
     """The searcher chain for a new run (a resumed run gets it back from Tune's state)."""
     storage = journal_storage(run_dir)
     create_study(space, storage)
-    optuna_search = OptunaSearch(
+    objective: dict[str, Any] = {"metric": space.metric, "mode": space.mode}
+    if space.multi_objective:
+        objective = {
+            "metric": [o.name for o in space.objectives],
+            "mode": [o.mode for o in space.objectives],
+        }
+    optuna_search = ConstrainedOptunaSearch(
         space=SpaceFunction(space),
-        metric=space.metric,
-        mode=space.mode,
         sampler=make_sampler(space),
         study_name=space.name,
         storage=storage,
+        constraints=space.constraints,
+        **objective,
     )
     wait_for = startup_trials(space) if SAMPLERS[space.search.sampler].model_based else 0
     return StartupBarrier(optuna_search, startup_trials=wait_for)

@@ -42,7 +42,7 @@ def make_trainable(space: Space, run_dir: Path) -> Callable[..., Any]:
             # Retries are Tune's job (failure.max_failures), one level up.
             failure_config=ray.train.FailureConfig(max_failures=0),
         )
-        build_torch_trainer(cfg, run_config=run_config, metrics_hint=[space.metric]).fit()
+        build_torch_trainer(cfg, run_config=run_config, metrics_hint=space.watched_metrics).fit()
         wait_for_reports_to_reach_tune()
 
     return tune.with_resources(raytrain_trial, dict(TRIAL_BUNDLE))
@@ -76,12 +76,14 @@ def wait_for_reports_to_reach_tune(timeout: float = 60.0, settle: float = 0.3) -
 
 
 class NonFiniteStopper:
-    """Tune `stop` criterion: end a trial as soon as its metric is NaN or infinite
-    (a diverged trial only burns compute; it can never win)."""
+    """Tune `stop` criterion: end a trial as soon as one of its objectives is NaN or
+    infinite (a diverged trial only burns compute; it can never win)."""
 
-    def __init__(self, metric: str) -> None:
-        self.metric = metric
+    def __init__(self, *metrics: str) -> None:
+        self.metrics = metrics
 
     def __call__(self, trial_id: str, result: Mapping[Any, Any]) -> bool:
-        value = result.get(self.metric)
-        return isinstance(value, float) and not math.isfinite(value)
+        return any(
+            isinstance(v, float) and not math.isfinite(v)
+            for v in (result.get(m) for m in self.metrics)
+        )

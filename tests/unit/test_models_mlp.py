@@ -46,3 +46,24 @@ def test_registry_entry_matches_signature() -> None:
     declared = {k: v.default for k, v in params.items() if k not in entry.data_injected}
     assert declared == dict(entry.params)
     assert set(entry.data_injected) <= set(params)
+
+
+def test_validation_logs_the_parameter_count() -> None:
+    import lightning.pytorch as pl
+
+    from raytrain.data.digits import DigitsDataModule
+
+    data = DigitsDataModule(batch_size=128)
+    model = MLPClassifier(input_dim=data.input_dim, num_classes=10, hidden=8, depth=1)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_train_batches=1,
+        limit_val_batches=1,
+    )
+    trainer.fit(model, datamodule=data)
+    # 64 inputs -> 8 hidden -> 10 classes, weights and biases
+    assert trainer.callback_metrics["num_params"].item() == 64 * 8 + 8 + 8 * 10 + 10

@@ -131,11 +131,27 @@ def test_validation_loss_is_schedule_free_and_uses_term_weights() -> None:
     )
     model.eval()
     logged = _step(model, x, "val")
-    assert set(logged) == {"val_loss", "val_recon", "val_kl", "kl_per_dim"}
+    assert set(logged) == {"val_loss", "val_recon", "val_kl", "kl_per_dim", "val_active_units"}
     assert logged["val_loss"] == pytest.approx(
         2.0 * logged["val_recon"] + 0.5 * logged["val_kl"], rel=1e-5
     )
     assert logged["kl_per_dim"] == pytest.approx(logged["val_kl"] / 3, rel=1e-5)
+
+
+def test_active_units_count_the_dimensions_whose_mean_varies_with_the_input() -> None:
+    torch.manual_seed(0)
+    model = VAE(input_dim=4, encoder_hidden=4, decoder_hidden=4, depth=1, latent_dim=3)
+    model.eval()
+    # posterior mean: dimension 0 follows the input, dimension 1 is a constant far from
+    # the prior's (mu = 2: KL > 0 yet no information about x), dimension 2 is the prior
+    with torch.no_grad():
+        last = model.encoder[-1]
+        last.weight.zero_()
+        last.bias.zero_()
+        last.weight[0] = 10.0
+        last.bias[1] = 2.0
+    logged = _step(model, torch.randn(8, 4), "val")
+    assert logged["val_active_units"] == 1.0
 
 
 def test_zero_kl_weight_disables_the_kl_term() -> None:

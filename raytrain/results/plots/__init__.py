@@ -3,8 +3,8 @@
 One function per figure, each taking the `Run` (plus what it needs) and a path. The
 plots answer the questions a sweep raises: is the search still finding better configs
 (best-so-far), where did ASHA cut trials (learning curves), which combinations win
-(parallel coordinates), what matters (importance), and where in each range the good
-values lie (one slice plot per parameter).
+(parallel coordinates), what matters (importance), where in each range the good
+values lie (one slice plot per parameter), and, with several objectives, the Pareto front.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from raytrain.results._records import Run, is_finite
 from raytrain.results.importance import Importance
 from raytrain.results.plots._params import importance_bars, parallel_coordinates, slice_plot
+from raytrain.results.plots._pareto import pareto_front
 from raytrain.results.plots._progress import best_so_far, learning_curves
 from raytrain.space.types import Param
 
@@ -24,6 +25,7 @@ __all__ = [
     "importance_bars",
     "learning_curves",
     "parallel_coordinates",
+    "pareto_front",
     "slice_filename",
     "slice_plot",
     "write_all",
@@ -39,6 +41,7 @@ FIXED_FILES = (
     "learning_curves.png",
     "parallel_coordinates.png",
     "importance.png",
+    "pareto_front.png",
 )
 
 
@@ -53,6 +56,8 @@ def write_all(
         best_so_far(run, out_dir / "best_so_far.png"),
         learning_curves(run, out_dir / "learning_curves.png"),
     ]
+    if run.multi_objective:
+        written.append(pareto_front(run, out_dir / "pareto_front.png"))
     if not any(is_finite(t.best_value) for t in run.trials):
         return written  # nothing to place against the parameters yet
     if params:
