@@ -13,7 +13,8 @@ Two kinds of run directory, each answered by one frozen layout object (after sub
     _meta.json       metric, mode, params   best.ckpt, best-<metric>.ckpt, last.ckpt
     <trial_id>/      one `TrialLayout`      ray/              Ray Train's own folder
       checkpoint_*/checkpoint.ckpt  Tune's checkpoints of the trial (Lightning files)
-  ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch and slurm-<job id>.out, outside the
+  ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch (train.sbatch with --then-train) and
+                     slurm-<job id>.out, outside the
                      run dir, which the tuner must create itself
 
 A trial folder and a train run hold the same per-epoch files (`EpochFiles`), so the same
@@ -93,6 +94,7 @@ class SlurmJobLayout:
     root: Path
 
     script = Child("job.sbatch")
+    train_script = Child("train.sbatch")  # the final run of `--then-train`
 
     def log(self, job_id: str) -> Path:
         """SLURM's output file of job `job_id` (`%j`: the pattern sbatch fills in)."""

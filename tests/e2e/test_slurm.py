@@ -175,7 +175,7 @@ def finish(job_id: str, log: Path, timeout: float = 400) -> None:
         log,
     )
     assert job_state(job_id) == "COMPLETED", log.read_text()[-4000:]
-    assert "tuner exited with 0" in log.read_text()
+    assert "search exited with 0" in log.read_text()
     wait_for(lambda: not leftover_processes(job_id), 60, "the job's Ray to exit")
 
 
