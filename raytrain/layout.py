@@ -8,14 +8,15 @@ Two kinds of run directory, each answered by one frozen layout object (after sub
   optuna.journal     the Optuna study       state.json        RUNNING | TERMINATED | ERROR
   trials.csv         one row per trial      metrics.csv       one row per epoch
   best.yaml          exported best config   events.out.tfevents.*  TensorBoard scalars
+  warm_start.json    --warm-from sources
   plots/             `raytrain analyze`     plots/            `raytrain analyze`
   trials/            Tune's experiment dir  error.txt         full error of a failed run
     _meta.json       metric, mode, params   best.ckpt, best-<metric>.ckpt, last.ckpt
     <trial_id>/      one `TrialLayout`      ray/              Ray Train's own folder
       checkpoint_*/checkpoint.ckpt  Tune's checkpoints of the trial (Lightning files)
   ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch (train.sbatch with --then-train) and
-                     slurm-<job id>.out, outside the
-                     run dir, which the tuner must create itself
+                     slurm-<job id>.out, outside the run dir, which the tuner must
+                     create itself
 
 A trial folder and a train run hold the same per-epoch files (`EpochFiles`), so the same
 writer and reader serve both. Pure paths and small checks; no ray/torch/optuna import.
@@ -118,6 +119,7 @@ class SearchRunLayout:
     journal = Child("optuna.journal")
     trials_csv = Child("trials.csv")
     best_yaml = Child("best.yaml")
+    warm_json = Child("warm_start.json")  # `tune --warm-from`: the earlier runs used
     trials_dir = Child(TRIALS_DIRNAME)
     meta_json = Child("_meta.json", under="trials_dir")
     # Folders of trials a resumed run no longer knows (moved aside, not deleted).

@@ -103,6 +103,7 @@ def _load_search_run(layout: SearchRunLayout) -> Run:
         trials=records,
         param_paths=param_paths,
         rungs=rungs,
+        warm_start=_files.read_warm_start(layout),
     )
 
 

@@ -122,6 +122,9 @@ class Run:
     param_paths: list[str] = field(default_factory=list)
     rungs: list[int] = field(default_factory=list)
     kind: str = SEARCH
+    # `tune --warm-from`: {"trials": N, "sources": [{"run", "name", "finished", "used",
+    # "dropped": {reason: count}}]}; None for a run started from nothing
+    warm_start: dict[str, Any] | None = None
 
     def best(self, k: int = 1) -> list[TrialRecord]:
         """The k trials with the best finite `best_value`, best first."""

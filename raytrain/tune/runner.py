@@ -40,6 +40,7 @@ from raytrain.tune.resources import nodes_from_ray, plan_resources
 from raytrain.tune.schedulers import make_scheduler
 from raytrain.tune.searchers import grid_size, journal_storage, make_searcher
 from raytrain.tune.trainable import NonFiniteStopper, make_trainable
+from raytrain.tune.warm import WarmStart, write_record
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class TuneOptions:
     dry_run: bool = False
     verbose: bool = False
     live: bool | None = None  # None: a live table when stdout is a terminal
+    warm: WarmStart | None = None  # `--warm-from`: earlier trials for a new run's study
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def run_tune(
         return TuneOutcome(run_dir=run_dir, complete=False, trials=0, best_file=None)
 
     SearchRunLayout(run_dir).write_space(dump_space(space))
+    if options.warm is not None:
+        write_record(run_dir, options.warm)
     echo(f"run directory: {run_dir}")
     # Save Tune's experiment state every couple of seconds (default: adaptive, often
     # tens of seconds), so a killed driver loses at most that much bookkeeping.
@@ -187,7 +191,7 @@ def _build_or_restore(
         )
     max_epochs = int(space.config["trainer"]["max_epochs"])
     searcher = BudgetedSearchGenerator(
-        ConcurrencyLimiter(make_searcher(space, run_dir), max_concurrent=concurrency),
+        ConcurrencyLimiter(make_searcher(space, run_dir, options.warm), max_concurrent=concurrency),
         run_dir=run_dir,
     )
     # One callback keeps the run directory and shows it (RunDirCallback + live view).

@@ -337,11 +337,22 @@ def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
 
     cold_values = [last_lr["optimizer.lr"]]
     (tmp_path / "cold.yaml").write_text(yaml.safe_dump(space("cold", cold_values, "fresh")))
-    cold = run(["tune", "cold.yaml", "--no-live"], cwd=tmp_path)
+    # --warm-from the first run: of its 4 trials only the one with the cold lr fits
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    cold = run(["tune", "cold.yaml", "--no-live", "--warm-from", str(warm_dir)], cwd=tmp_path)
     assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr[-3000:]
+    assert f"warm start: 1 of 4 finished trials of {warm_dir} (3 dropped" in cold.stdout
     cold_dir = tmp_path / "runs" / "cold"
     (cold_row,) = table(cold_dir).values()
     assert cold_row["state"] == "TERMINATED"
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(cold_dir / "optuna.journal")))
+    study = optuna.load_study(study_name="cold", storage=storage)
+    sources = [t.user_attrs.get("raytrain_warm_from") for t in study.trials]
+    assert sources.count(str(warm_dir)) == 1 and len(sources) == 2, sources
+    status = run(["status", str(cold_dir)], cwd=tmp_path, timeout=60)
+    assert "warm start: 1 earlier trial in the study" in status.stdout, status.stdout
     for key in ("val_loss", "train_loss", "val_acc"):
         warm_values = epochs_of(warm_dir, last["trial_id"], key)
         cold_values = epochs_of(cold_dir, cold_row["trial_id"], key)
