@@ -34,6 +34,7 @@ class LiveState:
     concurrency: int
     trials: list[TrialRecord] = field(default_factory=list)
     param_paths: list[str] = field(default_factory=list)
+    time_budget: tuple[str, ...] = ()  # `budget:` used / left, one entry per limit set
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def best(self) -> TrialRecord | None:
@@ -70,11 +71,12 @@ def summary_line(state: LiveState, elapsed: float) -> str:
     best_txt = (
         f"best {state.metric}={fmt_value(best.best_value)} ({best.trial_id})" if best else "best: -"
     )
+    budget = f" | budget: {', '.join(state.time_budget)}" if state.time_budget else ""
     return (
         f"{state.name}: {state.done()}/{state.budget} done | running {c[RUNNING]} | "
         f"pending {c[PENDING] + max(state.budget - len(state.trials), 0)} | "
         f"stopped early {c[STOPPED]} | failed {c[ERROR]} | {best_txt} | "
-        f"elapsed {fmt_duration(elapsed)} | ETA {fmt_duration(state.eta_seconds())}"
+        f"elapsed {fmt_duration(elapsed)} | ETA {fmt_duration(state.eta_seconds())}{budget}"
     )
 
 
