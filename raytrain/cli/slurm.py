@@ -88,6 +88,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="submit a job that continues the existing run of this name",
     )
     run.add_argument(
+        "--warm-from",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RUN_DIR",
+        help="start the new run's study with the finished trials of an earlier run "
+        "(repeatable; as `raytrain tune --warm-from`)",
+    )
+    run.add_argument(
         "--then-train",
         action="store_true",
         help="also submit the final `raytrain train <run>/best.yaml` as a second job that "
@@ -126,6 +135,7 @@ def build_job(args: argparse.Namespace, space_name: str) -> SlurmJob:
         signal_seconds=args.signal_seconds,
         join_timeout=args.join_timeout,
         ports=ports,
+        warm_from=tuple(p.resolve() for p in args.warm_from),
     )
 
 
@@ -169,6 +179,14 @@ def run(args: argparse.Namespace) -> int:
 
     space = load_space(args.space, args.overrides)
     job = build_job(args, space.name)
+    if job.warm_from:
+        if args.resume:
+            raise InputError(Problem("--warm-from", "starts a new run; not with --resume"))
+        from raytrain.tune.warm import load_warm_start
+
+        # checked here so a bad source exits 2 before anything is queued
+        for source in load_warm_start(space, list(job.warm_from)).sources:
+            print(f"warm start: {source.describe()}", file=sys.stderr)
     launcher = SlurmLauncher()
     script = launcher.render_script(job)
     train_job = job.final_train() if args.then_train else None

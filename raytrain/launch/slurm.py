@@ -105,6 +105,7 @@ class SlurmJob:
     join_timeout: int = 300
     ports: RayPorts = field(default_factory=RayPorts)
     stage: Literal["search", "train"] = "search"
+    warm_from: tuple[Path, ...] = ()  # `tune --warm-from` of a new run
 
     def final_train(self) -> SlurmJob:
         """The job that trains the search's best.yaml once the search job has succeeded:
@@ -206,6 +207,7 @@ class SlurmLauncher(Launcher[SlurmJob]):
             "python": shlex.quote(job.python),
             "space": shlex.quote(str(job.space)),
             "overrides": _words(job.overrides),
+            "tune_args": _words([w for run in job.warm_from for w in ("--warm-from", str(run))]),
             "storage": shlex.quote(str(job.storage)),
             "name": shlex.quote(job.name),
             "nodes": str(job.nodes),

@@ -224,7 +224,9 @@ class BudgetStopper(_UsesLedger):
         if not limits.budget.any or not self.rungs:
             return False
         epoch = result.get("epoch")
-        if not isinstance(epoch, int) or epoch not in self.rungs:
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+            return False
+        if int(epoch) != epoch or int(epoch) not in self.rungs:
             return False
         ledger = self.run_ledger.ledger
         return ledger.exhausted(limits.budget, limits.gpus_per_trial) is not None

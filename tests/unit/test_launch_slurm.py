@@ -361,3 +361,34 @@ def test_cli_then_train_refuses_an_existing_train_dir(
     assert main(["slurm", str(space), "--storage", str(runs), "--then-train"]) == 2
     assert "--then-train" in capsys.readouterr().err
     assert fake.calls("sbatch") == [], "nothing is submitted"
+
+
+def test_warm_from_reaches_the_new_run_only(tmp_path: Path) -> None:
+    job = SlurmJob(
+        space=Path("/s.yaml"),
+        name="n",
+        storage=Path("/r"),
+        python="python",
+        warm_from=(Path("/shared/runs/old run"), Path("/shared/runs/older")),
+    )
+    script = SlurmLauncher().render_script(job)
+    assert "TUNE_ARGS=(--warm-from '/shared/runs/old run' --warm-from /shared/runs/older)" in script
+    resume_line = next(line for line in script.splitlines() if "--resume --address" in line)
+    assert "TUNE_ARGS" not in resume_line, "a resumed run keeps its warm trials"
+    assert '--no-live "${TUNE_ARGS[@]}" &' in script
+    assert "TUNE_ARGS=()" in SlurmLauncher().render_script(recorded_job())
+
+
+def test_cli_warm_from_is_checked_before_submitting(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeCommands(tmp_path / "bin", monkeypatch)
+    counting_sbatch(fake, 1)
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    runs = str(tmp_path / "runs")
+    (tmp_path / "empty").mkdir()
+    warm = str(tmp_path / "empty")
+    assert main(["slurm", str(space), "--storage", runs, "--warm-from", warm]) == 2
+    assert "not a search run" in capsys.readouterr().err
+    assert fake.calls("sbatch") == [], "nothing is submitted"

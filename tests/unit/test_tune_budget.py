@@ -257,7 +257,7 @@ def test_stopper_ends_running_trials_at_their_next_rung_once_used_up(run_dir: Pa
     assert not stop("t", {"epoch": 3})
     ledger.trials.update(hour_trials(3, 0, hours_each=1.0, running_for=0.0).trials)
     assert not stop("t", {"epoch": 2}), "between rungs: go on to the next rung"
-    assert stop("t", {"epoch": 3})
+    assert stop("t", {"epoch": 3}) and stop("t", {"epoch": 3.0})
     assert not BudgetStopper(run_dir, rungs=[])("t", {"epoch": 3}), "no rungs: run to the end"
 
 
