@@ -165,6 +165,9 @@ def sbatch_directives(job: SlurmJob) -> list[str]:
         "--open-mode": "append",  # a requeued run appends to the same log
         "--signal": f"B:USR1@{job.signal_seconds}" if job.signal_seconds else None,
         "--requeue": "" if job.signal_seconds else None,
+        # the final train has no resume: a requeue (preemption, a site's JobRequeue=1)
+        # would only fail on its existing run dir
+        "--no-requeue": "" if job.stage == "train" else None,
     }
     lines = [
         f"#SBATCH {flag}={value}" if value != "" else f"#SBATCH {flag}"

@@ -83,6 +83,7 @@ def test_final_train_job_trains_best_yaml_without_signal_or_requeue() -> None:
     assert "#SBATCH --job-name=raytrain-digits-mlp-train" in lines
     assert "#SBATCH --nodes=3" in lines and "#SBATCH --gpus-per-node=2" in lines
     assert not any("--signal" in line or "--requeue" in line for line in lines)
+    assert "#SBATCH --no-requeue" in lines
     assert "STAGE=train" in script and "REQUEUE=0" in script
     assert '-m raytrain train "$RUN_DIR/best.yaml" --storage "$STORAGE/train"' in script
     assert train.train_dir == Path("/shared/runs/train/digits-mlp")
@@ -118,6 +119,7 @@ def test_no_signal_means_no_requeue_and_defaults_stay_out() -> None:
     joined = "\n".join(lines)
     assert "--signal" not in joined and "--requeue" not in joined
     assert "--gpus-per-node" not in joined and "--partition" not in joined
+    assert "--no-requeue" not in joined, "only the final train job refuses requeues"
     assert "--cpus-per-task" not in joined
     assert "REQUEUE=0" in SlurmLauncher().render_script(job)
 
