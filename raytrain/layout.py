@@ -8,13 +8,16 @@ Two kinds of run directory, each answered by one frozen layout object (after sub
   optuna.journal     the Optuna study       state.json        RUNNING | TERMINATED | ERROR
   trials.csv         one row per trial      metrics.csv       one row per epoch
   best.yaml          exported best config   events.out.tfevents.*  TensorBoard scalars
+  warm_start.json    --warm-from sources
+  budget.json        time used (the ledger)
   plots/             `raytrain analyze`     plots/            `raytrain analyze`
   trials/            Tune's experiment dir  error.txt         full error of a failed run
     _meta.json       metric, mode, params   best.ckpt, best-<metric>.ckpt, last.ckpt
     <trial_id>/      one `TrialLayout`      ray/              Ray Train's own folder
       checkpoint_*/checkpoint.ckpt  Tune's checkpoints of the trial (Lightning files)
-  ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch and slurm-<job id>.out, outside the
-                     run dir, which the tuner must create itself
+  ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch (train.sbatch with --then-train) and
+                     slurm-<job id>.out, outside the run dir, which the tuner must
+                     create itself
 
 A trial folder and a train run hold the same per-epoch files (`EpochFiles`), so the same
 writer and reader serve both. Pure paths and small checks; no ray/torch/optuna import.
@@ -35,7 +38,13 @@ SEARCH, TRAIN = "search", "train"
 # The Lightning file inside every checkpoint folder (Tune's `checkpoint_*/` of a trial, Ray
 # Train's of a train run); the same name on both paths, so `export`/`train` read either.
 CHECKPOINT_NAME = "checkpoint.ckpt"
-RESUMABLE_KEYS = {("search", "num_samples")}
+# may change on --resume: the trial count, and the budget (the ledger keeps what was used)
+RESUMABLE_KEYS = {
+    ("search", "num_samples"),
+    ("budget", "wall_clock"),
+    ("budget", "trial_hours"),
+    ("budget", "gpu_hours"),
+}
 
 
 class Child:
@@ -93,6 +102,7 @@ class SlurmJobLayout:
     root: Path
 
     script = Child("job.sbatch")
+    train_script = Child("train.sbatch")  # the final run of `--then-train`
 
     def log(self, job_id: str) -> Path:
         """SLURM's output file of job `job_id` (`%j`: the pattern sbatch fills in)."""
@@ -117,6 +127,8 @@ class SearchRunLayout:
     trials_csv = Child("trials.csv")
     best_yaml = Child("best.yaml")
     pareto_dir = Child("pareto")  # export --pareto: one YAML per Pareto-front trial
+    warm_json = Child("warm_start.json")  # `tune --warm-from`: the earlier runs used
+    budget_json = Child("budget.json")  # the budget ledger (raytrain.tune.ledger)
     trials_dir = Child(TRIALS_DIRNAME)
     meta_json = Child("_meta.json", under="trials_dir")
     # Folders of trials a resumed run no longer knows (moved aside, not deleted).
@@ -161,8 +173,9 @@ class SearchRunLayout:
                 [
                     Problem(
                         key,
-                        "differs from the run being resumed; only search.num_samples may "
-                        "change on --resume (start a new run with --name for a different space)",
+                        "differs from the run being resumed; only search.num_samples and "
+                        "budget may change on --resume (start a new run with --name for a "
+                        "different space)",
                         file=str(self.space),
                     )
                     for key in conflicts[:20]

@@ -1,6 +1,7 @@
-"""`raytrain analyze RUN_DIR [--top-k K] [--format text|json]`: top trials, parameter
-importance, advice, and PNG plots in RUN_DIR/plots/ (read from disk; works on a live run
-and on a copy from a cluster)."""
+"""`raytrain analyze RUN_DIR [--top-k K] [--format text|json] [--next-space FILE]`: top
+trials, parameter importance, advice, and PNG plots in RUN_DIR/plots/ (read from disk; works
+on a live run and on a copy from a cluster); `--next-space` also writes the run's space
+narrowed by its results (`raytrain.results.next_space`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from raytrain.errors import InputError, Problem
 
@@ -19,6 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("text", "json"), default="text", help="output format (text)"
     )
     parser.add_argument("--no-plots", action="store_true", help="skip writing RUN_DIR/plots/")
+    parser.add_argument(
+        "--next-space",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the space narrowed by the results (ranges of the top trials, "
+        "unimportant parameters frozen, losing categories dropped; every change commented)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,10 +40,34 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top_k < 1:
         raise InputError(Problem("--top-k", f"must be at least 1, got {args.top_k}"))
-    result = analyze(load_run(args.run_dir), top_k=args.top_k, plots=not args.no_plots)
+    if args.next_space is not None and args.next_space.exists():
+        raise InputError(
+            Problem("--next-space", f"{args.next_space} exists: choose another file name")
+        )
+    run = load_run(args.run_dir)
+    if args.next_space is not None and run.kind != "search":
+        raise InputError(Problem("--next-space", "needs a search run (a train run has no space)"))
+    result = analyze(run, top_k=args.top_k, plots=not args.no_plots)
     if args.format == "json":
         json.dump(to_json(result), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         Console().print(render_text(result))
+    if args.next_space is not None:
+        _write_next_space(run, result.importance, args.next_space)
     return 0
+
+
+def _write_next_space(run: Any, importance: Any, path: Path) -> None:
+    from raytrain.results.next_space import next_space
+    from raytrain.results.specs import run_params
+    from raytrain.space import load_space
+
+    narrowed = next_space(run, run_params(run), importance)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(narrowed.text)
+    load_space(path)  # the file must be a valid space (raises with file:line otherwise)
+    out = sys.stderr if sys.stdout is None else sys.stdout
+    print(f"next space: {path} ({len(narrowed.changes)} change(s))", file=out)
+    for change in narrowed.changes:
+        print(f"  - {change}", file=out)

@@ -1,4 +1,5 @@
-"""`raytrain slurm SPACE.yaml [KEY=VALUE ...]`: submit a search as one sbatch job.
+"""`raytrain slurm SPACE.yaml [KEY=VALUE ...]`: submit a search as one sbatch job
+(and, with `--then-train`, the final training of its best.yaml as a dependent second job).
 
 The job starts a Ray cluster over its nodes and runs `raytrain tune` on it (see
 `raytrain.launch.slurm`). The space file is validated here first, so a bad file or
@@ -14,7 +15,7 @@ from pathlib import Path
 from raytrain.cli import add_overrides
 from raytrain.errors import InputError, Problem
 from raytrain.launch.slurm import RayPorts, SlurmJob, SlurmLauncher
-from raytrain.layout import SearchRunLayout, SlurmJobLayout
+from raytrain.layout import SearchRunLayout, SlurmJobLayout, TrainRunLayout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +87,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="submit a job that continues the existing run of this name",
     )
-    run.add_argument("--dry-run", action="store_true", help="print the sbatch script only")
+    run.add_argument(
+        "--warm-from",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RUN_DIR",
+        help="start the new run's study with the finished trials of an earlier run "
+        "(repeatable; as `raytrain tune --warm-from`)",
+    )
+    run.add_argument(
+        "--then-train",
+        action="store_true",
+        help="also submit the final `raytrain train <run>/best.yaml` as a second job that "
+        "starts once the search job has succeeded (--dependency=afterok); it trains into "
+        "<storage>/train/<name> on the same allocation shape",
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="print the sbatch script(s) only, submit nothing"
+    )
 
 
 def build_job(args: argparse.Namespace, space_name: str) -> SlurmJob:
@@ -116,6 +135,7 @@ def build_job(args: argparse.Namespace, space_name: str) -> SlurmJob:
         signal_seconds=args.signal_seconds,
         join_timeout=args.join_timeout,
         ports=ports,
+        warm_from=tuple(p.resolve() for p in args.warm_from),
     )
 
 
@@ -134,27 +154,66 @@ def check_run_dir(job: SlurmJob, resume: bool) -> None:
         raise InputError(Problem("--resume", f"no run to resume at {job.run_dir}"))
 
 
+def check_train_dir(job: SlurmJob) -> None:
+    """The final run must not land in an existing train run dir (it would fail only after
+    the whole search)."""
+    layout = TrainRunLayout(job.train_dir)
+    if layout.root.exists() and any(layout.root.iterdir()):
+        raise InputError(
+            Problem(
+                "--then-train",
+                f"{layout.root} exists already: move it away or choose another --name",
+            )
+        )
+
+
+def dependency_note(launcher: SlurmLauncher, script: Path) -> str:
+    """The comment a dry run prints between the two scripts: how the second is submitted."""
+    argv = launcher.submission_command(script, after="SEARCH_JOB_ID")
+    return f"# ---- then, once the search job has succeeded: {' '.join(argv)}\n"
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from raytrain.space import load_space
 
     space = load_space(args.space, args.overrides)
     job = build_job(args, space.name)
+    if job.warm_from:
+        if args.resume:
+            raise InputError(Problem("--warm-from", "starts a new run; not with --resume"))
+        from raytrain.tune.warm import load_warm_start
+
+        # checked here so a bad source exits 2 before anything is queued
+        for source in load_warm_start(space, list(job.warm_from)).sources:
+            print(f"warm start: {source.describe()}", file=sys.stderr)
     launcher = SlurmLauncher()
     script = launcher.render_script(job)
+    train_job = job.final_train() if args.then_train else None
+    files = SlurmJobLayout(job.job_dir)
     if args.dry_run:
         print(script, end="")
+        if train_job is not None:
+            print(dependency_note(launcher, files.train_script), end="")
+            print(launcher.render_script(train_job), end="")
         return 0
     check_run_dir(job, args.resume)
-    files = SlurmJobLayout(job.job_dir)
+    if train_job is not None:
+        check_train_dir(train_job)
     job_id = launcher.submit(job, files.script)
-    log = files.log(job_id)
     print(f"submitted SLURM job {job_id}")
+    train_id = None
+    if train_job is not None:
+        train_id = launcher.submit(train_job, files.train_script, after=job_id)
+        print(f"submitted SLURM job {train_id} (final train, after {job_id} succeeds)")
     print(f"run directory: {job.run_dir}")
-    print(f"job log:       {log}")
-    print(f"watch:         raytrain status {job.run_dir} --watch   |   squeue -j {job_id}")
+    print(f"job log:       {files.log(job_id)}")
+    if train_job is not None and train_id is not None:
+        print(f"final run:     {train_job.train_dir}   (log {files.log(train_id)})")
+    queue = f"{job_id},{train_id}" if train_id else job_id
+    print(f"watch:         raytrain status {job.run_dir} --watch   |   squeue -j {queue}")
     print(
-        f"cancel:        scancel {job_id}   (stop early and requeue: "
+        f"cancel:        scancel {queue}   (stop early and requeue: "
         f"scancel --batch --signal=USR1 {job_id})"
     )
     return 0

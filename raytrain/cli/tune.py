@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from raytrain.cli import add_overrides
-from raytrain.errors import InputError
+from raytrain.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from raytrain.space.types import Space
+    from raytrain.tune.warm import WarmStart
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue an interrupted run; raise search.num_samples to extend a finished one",
     )
     parser.add_argument(
+        "--warm-from",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RUN_DIR",
+        help="start the new study with the finished trials of an earlier search run whose "
+        "values fit this space (repeatable); TPE's start-up counts them",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print the plan and the resource plan on the cluster, run nothing",
@@ -42,6 +56,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print one line per finished trial instead of a live table",
     )
+
+
+def _warm_start(space: Space, runs: list[Path], resume: bool) -> WarmStart | None:
+    """Read the `--warm-from` runs before Ray starts, so a bad one exits 2 at once."""
+    if not runs:
+        return None
+    if resume:
+        raise InputError(
+            Problem(
+                "--warm-from",
+                "starts a new run; a resumed run keeps the warm trials it started with",
+            )
+        )
+    from raytrain.space.catalogue import SAMPLERS
+    from raytrain.tune.warm import load_warm_start
+
+    warm = load_warm_start(space, runs)
+    for note in warm.notes:
+        print(f"note: {note}")
+    for source in warm.sources:
+        print(f"warm start: {source.describe()}")
+    if not SAMPLERS[space.search.sampler].model_based:
+        print(
+            f"note: the {space.search.sampler} sampler does not learn from finished trials: "
+            "the warm trials are in the study (optuna-dashboard, status) but do not steer it"
+        )
+    return warm
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         layout.check_resume(dump_space(space))
     elif not args.dry_run:
         layout.check_new()
+    warm = _warm_start(space, args.warm_from, args.resume)
     cwd = Path.cwd()
     put_cwd_on_path(cwd)  # so that the space's `_target_` code imports here and on workers
     require_packages(trial_config(space, {}).logging)  # before Ray's start-up, not after
@@ -91,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             verbose=args.verbose,
             live=False if args.no_live else None,
+            warm=warm,
         )
         outcome = run_tune(space, layout.root, options)
     if args.dry_run:

@@ -25,18 +25,20 @@ class Launcher(ABC, Generic[JobT]):
         """The complete job file for `job` (pure)."""
 
     @abstractmethod
-    def submission_command(self, script: Path) -> list[str]:
-        """The argv that submits the job file at `script` (pure)."""
+    def submission_command(self, script: Path, after: str | None = None) -> list[str]:
+        """The argv that submits the job file at `script` (pure); with `after`, the job
+        starts only once job `after` has succeeded."""
 
     @abstractmethod
     def parse_job_id(self, stdout: str) -> str:
         """The job id in the submission command's output (pure)."""
 
-    def submit(self, job: JobT, script: Path) -> str:
-        """Write the job file to `script`, submit it, return the job id."""
+    def submit(self, job: JobT, script: Path, after: str | None = None) -> str:
+        """Write the job file to `script`, submit it (to start after job `after` has
+        succeeded, if given), return the job id."""
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(self.render_script(job))
-        argv = self.submission_command(script)
+        argv = self.submission_command(script, after)
         try:
             done = subprocess.run(
                 argv, capture_output=True, text=True, timeout=SUBMIT_TIMEOUT_S, check=False

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from raytrain.errors import InputError, Problem, RunError
 from raytrain.launch.base import Launcher
@@ -81,7 +82,11 @@ def _flags(options: dict[str, int | None]) -> list[str]:
 
 @dataclass(frozen=True)
 class SlurmJob:
-    """Everything one `raytrain slurm` submission decides (paths should be absolute)."""
+    """Everything one `raytrain slurm` submission decides (paths should be absolute).
+
+    `stage="search"` runs `raytrain tune`; `stage="train"` is the final run of
+    `--then-train` (`raytrain train <run>/best.yaml`), made by `final_train()`.
+    """
 
     space: Path
     name: str
@@ -99,6 +104,20 @@ class SlurmJob:
     signal_seconds: int = 300  # warning before the time limit (0: no signal, no requeue)
     join_timeout: int = 300
     ports: RayPorts = field(default_factory=RayPorts)
+    stage: Literal["search", "train"] = "search"
+    warm_from: tuple[Path, ...] = ()  # `tune --warm-from` of a new run
+
+    def final_train(self) -> SlurmJob:
+        """The job that trains the search's best.yaml once the search job has succeeded:
+        the same allocation and cluster, no warning signal and no requeue (`raytrain train`
+        has no resume; a requeued run would find its run dir taken)."""
+        return replace(self, stage="train", signal_seconds=0)
+
+    @property
+    def train_dir(self) -> Path:
+        """The run dir of the final `raytrain train` (`<storage>/train/<name>`, beside the
+        default `runs/train` of `raytrain train`)."""
+        return self.storage / "train" / self.name
 
     @property
     def run_dir(self) -> Path:
@@ -134,7 +153,7 @@ class SlurmJob:
 def sbatch_directives(job: SlurmJob) -> list[str]:
     """The `#SBATCH` lines: the job's shape, then the user's extra lines verbatim."""
     options: dict[str, str | int | None] = {
-        "--job-name": f"raytrain-{job.name}",
+        "--job-name": f"raytrain-{job.name}" + ("-train" if job.stage == "train" else ""),
         "--nodes": job.nodes,
         "--ntasks-per-node": 1,
         "--cpus-per-task": job.cpus_per_task,
@@ -146,6 +165,9 @@ def sbatch_directives(job: SlurmJob) -> list[str]:
         "--open-mode": "append",  # a requeued run appends to the same log
         "--signal": f"B:USR1@{job.signal_seconds}" if job.signal_seconds else None,
         "--requeue": "" if job.signal_seconds else None,
+        # the final train has no resume: a requeue (preemption, a site's JobRequeue=1)
+        # would only fail on its existing run dir
+        "--no-requeue": "" if job.stage == "train" else None,
     }
     lines = [
         f"#SBATCH {flag}={value}" if value != "" else f"#SBATCH {flag}"
@@ -184,9 +206,11 @@ class SlurmLauncher(Launcher[SlurmJob]):
             raise InputError(problems)
         values = {
             "sbatch_directives": "\n".join(sbatch_directives(job)),
+            "stage": job.stage,
             "python": shlex.quote(job.python),
             "space": shlex.quote(str(job.space)),
             "overrides": _words(job.overrides),
+            "tune_args": _words([w for run in job.warm_from for w in ("--warm-from", str(run))]),
             "storage": shlex.quote(str(job.storage)),
             "name": shlex.quote(job.name),
             "nodes": str(job.nodes),
@@ -201,8 +225,12 @@ class SlurmLauncher(Launcher[SlurmJob]):
         }
         return fill(self.template, values)
 
-    def submission_command(self, script: Path) -> list[str]:
-        return ["sbatch", "--parsable", str(script)]
+    def submission_command(self, script: Path, after: str | None = None) -> list[str]:
+        """`after`: a job id this job waits for; it starts only once that job has ended
+        with exit code 0 (`afterok`), and SLURM cancels it if that job fails instead of
+        leaving it pending forever (`--kill-on-invalid-dep=yes`)."""
+        wait = [f"--dependency=afterok:{after}", "--kill-on-invalid-dep=yes"] if after else []
+        return ["sbatch", "--parsable", *wait, str(script)]
 
     def parse_job_id(self, stdout: str) -> str:
         """`sbatch --parsable` prints `ID` or `ID;CLUSTER`; plain sbatch prints

@@ -97,6 +97,11 @@ def goals_of(meta: Mapping[str, Any]) -> tuple[tuple[Objective, ...], tuple[Cons
     return objectives, tuple(constraints)
 
 
+def read_warm_start(run: SearchRunLayout) -> dict[str, Any] | None:
+    """`warm_start.json` of a run started with `--warm-from` (raytrain.tune.warm)."""
+    return _read_json(run.warm_json)
+
+
 def write_state(
     run: TrainRunLayout, state: str, started_at: str, updated_at: str, error: str | None = None
 ) -> None:

@@ -109,6 +109,7 @@ def _load_search_run(layout: SearchRunLayout) -> Run:
         rungs=rungs,
         objectives=objectives,
         constraints=constraints,
+        warm_start=_files.read_warm_start(layout),
     )
 
 

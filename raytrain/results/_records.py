@@ -176,6 +176,10 @@ class Run:
             points, key=lambda t: (sort_key(t.objectives.get(first.name), first.mode), t.trial_id)
         )
 
+    # `tune --warm-from`: {"trials": N, "sources": [{"run", "name", "finished", "used",
+    # "dropped": {reason: count}}]}; None for a run started from nothing
+    warm_start: dict[str, Any] | None = None
+
     def best(self, k: int = 1) -> list[TrialRecord]:
         """The k trials with the best finite `best_value`, best first."""
         return best_of(self.trials, self.mode, k)

@@ -114,6 +114,7 @@ def exported_config(
         # which "best" the checkpoint is: the run's metric (extra metrics keep their own)
         "checkpoint_selected_by": f"best {run.metric} ({run.mode})",
         "params": dict(record.params),
+        **({"warm_from": run.warm_start["sources"]} if run.warm_start else {}),
         "git_commit": git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": package_versions(),

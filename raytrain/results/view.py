@@ -228,5 +228,25 @@ def summary_line(run: Run, now: datetime | None = None) -> Text:
     return text
 
 
+def warm_start_line(run: Run) -> Text | None:
+    """`warm start: 14 earlier trials in the study (12 of 18 from runs/a, 2 of 6 from ...)`"""
+    warm = run.warm_start
+    if not warm:
+        return None
+    parts = [
+        f"{s.get('used', 0)} of {s.get('finished', 0)} from {s.get('run', '?')}"
+        for s in warm.get("sources") or []
+    ]
+    n = int(warm.get("trials", 0))
+    text = Text("warm start: ", style="dim")
+    text.append(f"{n} earlier trial{'' if n == 1 else 's'} in the study")
+    if parts:
+        text.append(f" ({', '.join(parts)})", style="dim")
+    return text
+
+
 def status_view(run: Run, *, limit: int | None = None) -> Group:
-    return Group(trial_table(run, limit=limit), summary_line(run))
+    warm = warm_start_line(run)
+    if warm is None:
+        return Group(trial_table(run, limit=limit), summary_line(run))
+    return Group(trial_table(run, limit=limit), summary_line(run), warm)

@@ -34,5 +34,7 @@ def dump_space(space: Space) -> dict[str, Any]:
             "scheduler": dataclasses.asdict(space.scheduler),
             "resources": dataclasses.asdict(space.resources),
             "failure": dataclasses.asdict(space.failure),
+            # hours; only the limits set (a run stored before budgets existed has none)
+            "budget": {k: v for k, v in dataclasses.asdict(space.budget).items() if v is not None},
         }
     )

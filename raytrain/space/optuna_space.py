@@ -41,6 +41,23 @@ def suggest_one(trial: optuna.trial.Trial, p: Param) -> Any:
     raise TypeError(f"unknown parameter type {type(p).__name__}")
 
 
+def distribution(param: Param) -> optuna.distributions.BaseDistribution:
+    """The Optuna distribution `suggest_one` samples `param` from (same arguments)."""
+    import optuna
+
+    if isinstance(param, FloatParam):
+        return optuna.distributions.FloatDistribution(
+            param.low, param.high, log=param.log, step=param.step
+        )
+    if isinstance(param, IntParam):
+        return optuna.distributions.IntDistribution(
+            param.low, param.high, log=param.log, step=param.step
+        )
+    if isinstance(param, CategoricalParam):
+        return optuna.distributions.CategoricalDistribution(list(param.values))
+    raise TypeError(f"unknown parameter type {type(param).__name__}")
+
+
 def grid_values(space: Space) -> dict[str, list[Any]]:
     """Every value of every parameter, for Optuna's GridSampler (needs finite domains)."""
     out: dict[str, list[Any]] = {}

@@ -23,6 +23,7 @@ from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.crosscheck import check_against_config
 from raytrain.space.param_section import parse_parameters
 from raytrain.space.settings import (
+    parse_budget,
     parse_failure,
     parse_resources,
     parse_scheduler,
@@ -43,6 +44,7 @@ TOP_KEYS = (
     "scheduler",
     "resources",
     "failure",
+    "budget",
 )
 MODES = ("min", "max")
 _NAMED = ("model", "data", "optimizer", "lr_scheduler")
@@ -102,6 +104,8 @@ def parse_space(
         "gpus_per_worker": resources.gpus_per_worker,
     }
     failure = parse_failure(data.get("failure"), probs.under("failure"))
+    gpus_per_trial = resources.workers_per_trial * resources.gpus_per_worker
+    budget = parse_budget(data.get("budget"), probs.under("budget"), gpus_per_trial)
     if SAMPLERS[search.sampler].finite_only:
         _check_finite(search.sampler, params, probs.under("parameters"))
     if len(objectives) > 1 and not SAMPLERS[search.sampler].multi_objective:
@@ -123,6 +127,7 @@ def parse_space(
         scheduler=scheduler,
         resources=resources,
         failure=failure,
+        budget=budget,
         source=source,
         objectives=objectives,
         constraints=constraints,

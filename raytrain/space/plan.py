@@ -85,6 +85,26 @@ def _goal_lines(space: Space) -> list[str]:
     return lines
 
 
+def describe_budget(space: Space) -> str:
+    b = space.budget
+    limits = [
+        f"{key} {_fmt(round(value, 4))} h"
+        for key, value in (
+            ("wall_clock", b.wall_clock),
+            ("trial_hours", b.trial_hours),
+            ("gpu_hours", b.gpu_hours),
+        )
+        if value is not None
+    ]
+    if not limits:
+        return "none (the search runs search.num_samples trials)"
+    return (
+        ", ".join(limits)
+        + " - no new trial once the projected use would exceed a limit; running trials end "
+        "at their next ASHA rung once one is reached; counted across --resume"
+    )
+
+
 def render_plan(space: Space) -> str:
     cfg = space.config
     lines = [f"space {space.name}" + (f"  ({space.source})" if space.source else "")]
@@ -131,6 +151,7 @@ def render_plan(space: Space) -> str:
     if r.executor == "warm" and r.recycle_after is not None:
         lines.append(f"  worker groups restart after every {r.recycle_after} trial(s)")
     lines.append(f"failures: retry a failed trial up to {space.failure.max_failures} time(s)")
+    lines.append(f"budget: {describe_budget(space)}")
     tr = cfg["trainer"]
     lines.append(
         f"train config: model {_component(cfg['model'])}, data {_component(cfg['data'])}, "

@@ -1,4 +1,4 @@
-"""The run settings of a space file: search, scheduler, resources, failure.
+"""The run settings of a space file: search, scheduler, resources, failure, budget.
 
 Valid sampler and scheduler names come from `raytrain.space.catalogue`; the dataclasses
 live in `raytrain.space.types`.
@@ -6,6 +6,8 @@ live in `raytrain.space.types`.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +16,7 @@ from raytrain.config.tree import suggest
 from raytrain.config.types_check import Rule, above, at_least, check_fields, is_int
 from raytrain.space.catalogue import SAMPLERS, SCHEDULERS
 from raytrain.space.types import (
+    BudgetSettings,
     FailureSettings,
     ResourceSettings,
     SchedulerSettings,
@@ -82,3 +85,58 @@ def parse_failure(raw: Any, probs: Problems) -> FailureSettings:
     return FailureSettings(
         **check_fields(FailureSettings, raw, probs, {"max_failures": at_least(-1)})
     )
+
+
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*"
+    r"(?:(\d+(?:\.\d+)?)m(?:in)?)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$"
+)
+
+
+def hours(value: Any) -> float | None:
+    """A duration in hours: a number (hours) or text such as `8h`, `90m`, `1h30m`, `2d`,
+    `45s`; None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    match = _DURATION.match(value)
+    if match is None or not any(match.groups()):
+        return None
+    d, h, m, s = (float(g) if g else 0.0 for g in match.groups())
+    return d * 24 + h + m / 60 + s / 3600
+
+
+def parse_budget(raw: Any, probs: Problems, gpus_per_trial: float) -> BudgetSettings:
+    """`budget: {wall_clock: 8h, trial_hours: 200, gpu_hours: 64}` (any subset)."""
+    if raw is None:
+        return BudgetSettings()
+    if not isinstance(raw, Mapping):
+        probs.add((), f"expected a mapping of wall_clock, trial_hours, gpu_hours, got {raw!r}")
+        return BudgetSettings()
+    names = [f.name for f in dataclasses.fields(BudgetSettings)]
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        if key not in names:
+            probs.add((str(key),), f"unknown key; {suggest(str(key), names)}")
+            continue
+        if value is None:
+            continue
+        parsed = hours(value)
+        if parsed is None:
+            probs.add(
+                (key,),
+                f"expected hours (a number) or a duration like 8h, 90m, 1h30m, got {value!r}",
+            )
+        elif parsed <= 0:
+            probs.add((key,), f"must be more than 0, got {value!r}")
+        else:
+            out[key] = parsed
+    if "gpu_hours" in out and gpus_per_trial <= 0:
+        probs.add(
+            ("gpu_hours",),
+            "the trials use no GPU (resources.gpus_per_worker is 0): use trial_hours",
+        )
+    return BudgetSettings(**out)

@@ -121,6 +121,19 @@ class FailureSettings:
 
 
 @dataclass(frozen=True)
+class BudgetSettings:
+    """Limits of a whole search, in hours (None: no limit); see raytrain.tune.ledger."""
+
+    wall_clock: float | None = None  # the tuner's running time, over all parts of the run
+    trial_hours: float | None = None  # sum of the trials' running times
+    gpu_hours: float | None = None  # trial hours x GPUs per trial
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.wall_clock, self.trial_hours, self.gpu_hours))
+
+
+@dataclass(frozen=True)
 class Space:
     name: str
     config: dict[str, Any]  # the base train config (resolved, interpolations done), plain dict
@@ -132,6 +145,7 @@ class Space:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     resources: ResourceSettings = field(default_factory=ResourceSettings)
     failure: FailureSettings = field(default_factory=FailureSettings)
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
     source: Path | None = None
     # every objective in file order (one for `metric:`/`mode:`), and the constraints a
     # feasible trial meets; several objectives make a Pareto search (raytrain.pareto)

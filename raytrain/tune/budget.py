@@ -9,17 +9,33 @@ start-up trials are done, then releases full parallelism.
 `BudgetedSearchGenerator` reads the budget (`search.num_samples`) from the run directory's
 `space.yaml` when Tune restores a run, so `raytrain tune --resume search.num_samples=N`
 can extend a finished search: Tune itself would restore the budget it started with.
+
+The time budget (`budget:` of the space; the ledger and its rules are in
+`raytrain.tune.ledger`) has three Tune pieces, all reading the ledger of the run in this
+process: `LedgerCallback` adds the time, `BudgetGate` (in the searcher chain) ends the
+search when a new trial would exceed a limit, `BudgetStopper` ends running trials at their
+next rung once a limit is reached. The limits are read from `space.yaml` each time the
+tuner starts, so a resumed run may raise them.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+from ray.tune import Callback
 from ray.tune.search import Searcher, SearchGenerator
 
 from raytrain.layout import SearchRunLayout
+from raytrain.space.types import BudgetSettings
+from raytrain.tune.ledger import RunLedger, ledger_for
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
 
 
 class StartupBarrier(Searcher):
@@ -71,6 +87,14 @@ class StartupBarrier(Searcher):
         self.searcher.restore(checkpoint_path)
 
 
+def _space_data(run_dir: Path) -> dict[str, Any]:
+    path = SearchRunLayout(Path(run_dir)).space
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    return data if isinstance(data, dict) else {}
+
+
 def read_budget(run_dir: Path) -> int | None:
     """`search.num_samples` from the run's resolved space file, if there is one."""
     path = SearchRunLayout(Path(run_dir)).space
@@ -92,6 +116,178 @@ class BudgetedSearchGenerator(SearchGenerator):
     def restore_from_dir(self, dirpath: str) -> None:
         super().restore_from_dir(dirpath)
         budget = read_budget(self.run_dir)
-        if budget is not None and budget != self._total_samples:
+        if budget is not None:
             self._total_samples = budget
-            self._finished = self._counter >= budget
+        # "finished" again only if the trial count is used up: a search that its time
+        # budget ended asks `BudgetGate` again (the limit may have been raised)
+        self._finished = self._counter >= self._total_samples
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """What the budget rules need from the run's stored space."""
+
+    budget: BudgetSettings
+    gpus_per_trial: float
+    max_epochs: int
+
+    @classmethod
+    def of_run(cls, run_dir: Path) -> TimeLimits:
+        data = _space_data(run_dir)
+        raw = data.get("budget") or {}
+        budget = BudgetSettings(
+            **{k: float(raw[k]) for k in ("wall_clock", "trial_hours", "gpu_hours") if k in raw}
+        )
+        res = data.get("resources") or {}
+        gpus = float(res.get("workers_per_trial", 1)) * float(res.get("gpus_per_worker", 0))
+        trainer = (data.get("config") or {}).get("trainer") or {}
+        return cls(budget, gpus, int(trainer.get("max_epochs", 1)))
+
+
+class _UsesLedger:
+    run_dir: Path
+    _limits: TimeLimits | None = None
+
+    @property
+    def limits(self) -> TimeLimits:
+        if self._limits is None:
+            self._limits = TimeLimits.of_run(self.run_dir)
+        return self._limits
+
+    @property
+    def run_ledger(self) -> RunLedger:
+        return ledger_for(self.run_dir)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_limits"] = None  # read again from space.yaml after a restore
+        return state
+
+
+class BudgetGate(_UsesLedger, Searcher):
+    """Ends the search (FINISHED) when a new trial would take the run over its budget."""
+
+    def __init__(self, searcher: Searcher, run_dir: Path) -> None:
+        super().__init__(metric=searcher.metric, mode=searcher.mode)
+        self.searcher = searcher
+        self.run_dir = Path(run_dir)
+
+    def set_search_properties(
+        self, metric: str | None, mode: str | None, config: dict, **spec: Any
+    ) -> bool:
+        return self.searcher.set_search_properties(metric, mode, config, **spec)
+
+    def suggest(self, trial_id: str) -> dict | None:
+        limits = self.limits
+        if limits.budget.any:
+            run = self.run_ledger
+            run.ledger.tick(time.time())
+            why = run.ledger.refusal(limits.budget, limits.gpus_per_trial, limits.max_epochs)
+            if why is not None:
+                if run.ledger.stopped is None:
+                    run.ledger.stopped = why
+                    run.save(time.time(), force=True)
+                return Searcher.FINISHED  # type: ignore[return-value]  # Tune's own sentinel
+        return self.searcher.suggest(trial_id)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self.searcher.on_trial_result(trial_id, result)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
+        self.searcher.on_trial_complete(trial_id, result=result, error=error)
+
+    def get_state(self) -> dict:
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        pass
+
+    def save(self, checkpoint_path: str) -> None:
+        self.searcher.save(checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.searcher.restore(checkpoint_path)
+
+
+class BudgetStopper(_UsesLedger):
+    """Tune `stop` criterion: once a limit is reached, a running trial ends at its next
+    ASHA rung (without rungs it runs to its end: every result it gives is kept)."""
+
+    def __init__(self, run_dir: Path, rungs: Sequence[int]) -> None:
+        self.run_dir = Path(run_dir)
+        self.rungs = set(rungs)
+
+    def __call__(self, trial_id: str, result: Mapping[Any, Any]) -> bool:
+        limits = self.limits
+        if not limits.budget.any or not self.rungs:
+            return False
+        epoch = result.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+            return False
+        if int(epoch) != epoch or int(epoch) not in self.rungs:
+            return False
+        ledger = self.run_ledger.ledger
+        return ledger.exhausted(limits.budget, limits.gpus_per_trial) is not None
+
+
+class AnyStopper:
+    """Stop a trial when any of `stoppers` says so (Tune takes one `stop`)."""
+
+    def __init__(self, *stoppers: Callable[[str, Mapping[Any, Any]], bool]) -> None:
+        self.stoppers = stoppers
+
+    def __call__(self, trial_id: str, result: Mapping[Any, Any]) -> bool:
+        return any(stop(trial_id, result) for stop in self.stoppers)
+
+
+class LedgerCallback(_UsesLedger, Callback):
+    """Adds the tuner's and the trials' running time to the run's ledger (every run keeps
+    one, so a budget added on --resume knows what was used)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+
+    def setup(
+        self,
+        stop: Any = None,
+        num_samples: int | None = None,
+        total_num_samples: int | None = None,
+        **info: Any,
+    ) -> None:
+        self.run_ledger.ledger.pause()  # a new part: nothing runs yet
+        self.run_ledger.ledger.tick(time.time())
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        now = time.time()
+        self.run_ledger.ledger.tick(now)
+        self.run_ledger.save(now)
+
+    def on_trial_start(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self.run_ledger.ledger.trial_started(trial.trial_id, time.time())
+
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
+    ) -> None:
+        epoch = result.get("epoch")
+        epoch = int(epoch) if isinstance(epoch, (int, float)) else 0
+        self.run_ledger.ledger.trial_result(trial.trial_id, epoch, time.time())
+
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self.run_ledger.ledger.trial_ended(trial.trial_id, time.time())
+
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self.run_ledger.ledger.trial_ended(trial.trial_id, time.time())
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        now = time.time()
+        self.run_ledger.ledger.tick(now)
+        self.run_ledger.save(now, force=True)
+        self.run_ledger.ledger.pause()

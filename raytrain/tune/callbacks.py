@@ -17,6 +17,8 @@ from ray.tune import Callback
 
 from raytrain.results import RunWriter
 from raytrain.space.types import Constraint, Objective
+from raytrain.tune.budget import TimeLimits
+from raytrain.tune.ledger import ledger_for
 from raytrain.tune.live import LiveState, LiveView
 
 if TYPE_CHECKING:
@@ -234,11 +236,21 @@ class LiveViewCallback(RunDirCallback):
         self.budget, self.concurrency, self.live = budget, concurrency, live
         self._view: LiveView | None = None
         self._last = 0.0
+        self._limits: TimeLimits | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state["_view"] = None
+        state["_limits"] = None  # read again from space.yaml (a resume may change them)
         return state
+
+    def _time_budget(self) -> tuple[str, ...]:
+        if self._limits is None:
+            self._limits = TimeLimits.of_run(self.run_dir)
+        if not self._limits.budget.any:
+            return ()
+        ledger = ledger_for(self.run_dir).ledger
+        return tuple(ledger.usage(self._limits.budget, self._limits.gpus_per_trial))
 
     def setup(
         self,
@@ -265,6 +277,7 @@ class LiveViewCallback(RunDirCallback):
             trials=self.writer.records,
             param_paths=list(self.writer.param_paths),
             objectives=tuple(o.name for o in self.writer.objectives),
+            time_budget=self._time_budget(),
         )
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:

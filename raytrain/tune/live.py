@@ -35,6 +35,7 @@ class LiveState:
     trials: list[TrialRecord] = field(default_factory=list)
     param_paths: list[str] = field(default_factory=list)
     objectives: tuple[str, ...] = ()  # a multi-objective run (the first one is `metric`)
+    time_budget: tuple[str, ...] = ()  # `budget:` used / left, one entry per limit set
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def best(self) -> TrialRecord | None:
@@ -73,11 +74,12 @@ def summary_line(state: LiveState, elapsed: float) -> str:
     )
     if state.objectives:
         best_txt = f"Pareto front {sum(1 for t in state.trials if t.pareto_rank == 1)}"
+    budget = f" | budget: {', '.join(state.time_budget)}" if state.time_budget else ""
     return (
         f"{state.name}: {state.done()}/{state.budget} done | running {c[RUNNING]} | "
         f"pending {c[PENDING] + max(state.budget - len(state.trials), 0)} | "
         f"stopped early {c[STOPPED]} | failed {c[ERROR]} | {best_txt} | "
-        f"elapsed {fmt_duration(elapsed)} | ETA {fmt_duration(state.eta_seconds())}"
+        f"elapsed {fmt_duration(elapsed)} | ETA {fmt_duration(state.eta_seconds())}{budget}"
     )
 
 

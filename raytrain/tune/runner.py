@@ -35,13 +35,21 @@ from raytrain.results.export import export_best, export_pareto, render_front, re
 from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
-from raytrain.tune.budget import BudgetedSearchGenerator
+from raytrain.tune.budget import (
+    AnyStopper,
+    BudgetedSearchGenerator,
+    BudgetGate,
+    BudgetStopper,
+    LedgerCallback,
+)
 from raytrain.tune.callbacks import LiveViewCallback
+from raytrain.tune.ledger import forget, ledger_for
 from raytrain.tune.resources import nodes_from_ray, plan_resources
 from raytrain.tune.schedulers import make_scheduler
 from raytrain.tune.searchers import grid_size, journal_storage, make_searcher
 from raytrain.tune.tracking import TrackingCallback, open_search_tracking
 from raytrain.tune.trainable import NonFiniteStopper, make_trainable
+from raytrain.tune.warm import WarmStart, write_record
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class TuneOptions:
     dry_run: bool = False
     verbose: bool = False
     live: bool | None = None  # None: a live table when stdout is a terminal
+    warm: WarmStart | None = None  # `--warm-from`: earlier trials for a new run's study
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,10 @@ def run_tune(
         return TuneOutcome(run_dir=run_dir, complete=False, trials=0, best_file=None)
 
     SearchRunLayout(run_dir).write_space(dump_space(space))
+    forget(run_dir)  # read the ledger from the run dir (a resumed run continues it)
+    ledger_for(run_dir).ledger.stopped = None  # a resume with a raised budget asks again
+    if options.warm is not None:
+        write_record(run_dir, options.warm)
     echo(f"run directory: {run_dir}")
     # Save Tune's experiment state every couple of seconds (default: adaptive, often
     # tens of seconds), so a killed driver loses at most that much bookkeeping.
@@ -193,11 +206,18 @@ def _build_or_restore(
         )
     max_epochs = int(space.config["trainer"]["max_epochs"])
     searcher = BudgetedSearchGenerator(
-        ConcurrencyLimiter(make_searcher(space, run_dir), max_concurrent=concurrency),
+        BudgetGate(
+            ConcurrencyLimiter(
+                make_searcher(space, run_dir, options.warm), max_concurrent=concurrency
+            ),
+            run_dir=run_dir,
+        ),
         run_dir=run_dir,
     )
-    # One callback keeps the run directory and shows it (RunDirCallback + live view).
+    # The ledger first (the live view shows what it counted), then one callback that keeps
+    # the run directory and shows it (RunDirCallback + live view).
     callbacks: list[tune.Callback] = [
+        LedgerCallback(run_dir),
         LiveViewCallback(
             run_dir,
             name=space.name,
@@ -237,7 +257,9 @@ def _build_or_restore(
             name=layout.TRIALS_DIRNAME,
             storage_path=str(run_dir),
             failure_config=tune.FailureConfig(max_failures=space.failure.max_failures),
-            stop=NonFiniteStopper(*(o.name for o in space.objectives)),
+            stop=AnyStopper(
+                NonFiniteStopper(*(o.name for o in space.objectives)), BudgetStopper(run_dir, rungs)
+            ),
             callbacks=callbacks,
             # warm trials checkpoint through Tune (a fresh trial's Train run keeps its own)
             checkpoint_config=tune.CheckpointConfig(
@@ -250,10 +272,18 @@ def _build_or_restore(
     )
 
 
+def _gpus_per_trial(space: Space) -> float:
+    return space.resources.workers_per_trial * space.resources.gpus_per_worker
+
+
 def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None]) -> TuneOutcome:
     run = load_run(run_dir)
     finished = [t for t in run.trials if t.state in ("TERMINATED", "STOPPED", "ERROR")]
-    complete = len(finished) >= budget
+    ledger = ledger_for(run_dir).ledger
+    # ended by its time budget: as complete as it will get (exit 0; a resume with a
+    # raised budget continues it)
+    by_time = ledger.stopped is not None and len(finished) == len(run.trials)
+    complete = len(finished) >= budget or by_time
     if complete:
         _fail_orphaned_optuna_trials(space, run_dir)
     best_file: Path | None = None
@@ -271,6 +301,15 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
             best_file = export_best(run_dir, SearchRunLayout(run_dir).best_yaml, top_k=1)[0]
             echo(f"best config: {best_file}")
             echo(f"final run:   raytrain train {best_file}")
+    if space.budget.any:
+        used = ledger.usage(space.budget, _gpus_per_trial(space))
+        echo(f"budget: {', '.join(used)}")
+    if by_time and len(finished) < budget:
+        echo(
+            f"budget reached: no new trials after {len(finished)}/{budget} "
+            f"({ledger.stopped}). To go on, raise the budget: "
+            f"raytrain tune {run_dir} --resume budget.<key>=<hours>"
+        )
     if not complete:
         echo(
             f"{len(finished)}/{budget} trials finished. Continue with: "

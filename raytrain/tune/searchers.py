@@ -25,6 +25,7 @@ from raytrain.space import define_by_run, grid_values
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Constraint, Space
 from raytrain.tune.budget import StartupBarrier
+from raytrain.tune.warm import WarmStart, add_warm_trials
 
 
 def default_startup_trials(num_samples: int) -> int:
@@ -64,11 +65,14 @@ def _direction(mode: str) -> optuna.study.StudyDirection:
     )
 
 
-def create_study(space: Space, storage: optuna.storages.BaseStorage) -> None:
+def create_study(
+    space: Space, storage: optuna.storages.BaseStorage, warm: WarmStart | None = None
+) -> int:
     """Create the run's study with its objectives named after the metrics, so
     optuna-dashboard shows `val_acc` rather than "Objective 0". The names are stored in the
     journal once; `OptunaSearch` then loads this study, and a resumed run keeps it. Several
-    objectives make a multi-objective study (optuna-dashboard draws its Pareto front)."""
+    objectives make a multi-objective study (optuna-dashboard draws its Pareto front).
+    `warm`: earlier trials added as completed ones (once); returns how many it holds."""
     objectives = space.objectives
     study = optuna.create_study(
         storage=storage,
@@ -80,6 +84,7 @@ def create_study(space: Space, storage: optuna.storages.BaseStorage) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([o.name for o in objectives])
+    return add_warm_trials(study, space, warm)
 
 
 class ConstrainedOptunaSearch(OptunaSearch):
@@ -123,10 +128,13 @@ class SpaceFunction:
         return define_by_run(self.space)(trial)
 
 
-def make_searcher(space: Space, run_dir: Path) -> Searcher:
-    """The searcher chain for a new run (a resumed run gets it back from Tune's state)."""
+def make_searcher(space: Space, run_dir: Path, warm: WarmStart | None = None) -> Searcher:
+    """The searcher chain for a new run (a resumed run gets it back from Tune's state).
+
+    Warm trials count towards the start-up: the sampler counts completed trials of the
+    study, and the barrier waits only for the start-up trials still missing."""
     storage = journal_storage(run_dir)
-    create_study(space, storage)
+    warm_trials = create_study(space, storage, warm)
     objective: dict[str, Any] = {"metric": space.metric, "mode": space.mode}
     if space.multi_objective:
         objective = {
@@ -141,5 +149,6 @@ def make_searcher(space: Space, run_dir: Path) -> Searcher:
         constraints=space.constraints,
         **objective,
     )
-    wait_for = startup_trials(space) if SAMPLERS[space.search.sampler].model_based else 0
+    model_based = SAMPLERS[space.search.sampler].model_based
+    wait_for = max(0, startup_trials(space) - warm_trials) if model_based else 0
     return StartupBarrier(optuna_search, startup_trials=wait_for)

@@ -70,7 +70,8 @@ def write_space(directory: Path, num_samples: int, max_epochs: int) -> Path:
     return path
 
 
-def submit(directory: Path, space: Path) -> str:
+def submit(directory: Path, space: Path, *extra: str) -> tuple[str, str | None]:
+    """Submit; the search job's id and, with --then-train, the final train job's."""
     ports = [free_port() for _ in range(3)]
     done = subprocess.run(
         [
@@ -91,6 +92,7 @@ def submit(directory: Path, space: Path) -> str:
             str(ports[1]),
             "--client-server-port",
             str(ports[2]),
+            *extra,
         ],
         cwd=directory,
         capture_output=True,
@@ -99,10 +101,15 @@ def submit(directory: Path, space: Path) -> str:
         env={k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
     )
     assert done.returncode == 0, done.stderr
-    match = re.search(r"submitted SLURM job (\d+)", done.stdout)
+    match = re.search(r"submitted SLURM job (\d+)\n", done.stdout)
     assert match, done.stdout
     assert "squeue -j" in done.stdout and "raytrain status" in done.stdout
-    return match.group(1)
+    train = re.search(
+        r"submitted SLURM job (\d+) \(final train, after (\d+) succeeds\)", done.stdout
+    )
+    if train is not None:
+        assert train.group(2) == match.group(1)
+    return match.group(1), train.group(1) if train else None
 
 
 def job_state(job_id: str) -> str:
@@ -167,7 +174,7 @@ def release(job_id: str) -> None:
     slurm("scontrol", "update", f"JobId={job_id}", f"StartTime={begin}")
 
 
-def finish(job_id: str, log: Path, timeout: float = 400) -> None:
+def finish(job_id: str, log: Path, timeout: float = 400, stage: str = "search") -> None:
     wait_for(
         lambda: job_state(job_id) in {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"},
         timeout,
@@ -175,7 +182,7 @@ def finish(job_id: str, log: Path, timeout: float = 400) -> None:
         log,
     )
     assert job_state(job_id) == "COMPLETED", log.read_text()[-4000:]
-    assert "tuner exited with 0" in log.read_text()
+    assert f"{stage} exited with 0" in log.read_text()
     wait_for(lambda: not leftover_processes(job_id), 60, "the job's Ray to exit")
 
 
@@ -186,10 +193,13 @@ def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
     ends with exactly num_samples distinct trials. First SLURM's warning signal (what
     `--signal=B:USR1@N` sends before the time limit; here `scancel --batch --signal=USR1`):
     the job stops the search cleanly and requeues itself. Then a requeue from outside
-    (`scontrol requeue`, as for preemption): every process gets SIGTERM at once."""
+    (`scontrol requeue`, as for preemption): every process gets SIGTERM at once.
+    With --then-train, the final `raytrain train best.yaml` job waits through both requeues
+    (afterok) and trains once the search job has completed."""
     num_samples = 6
     space = write_space(tmp_path, num_samples=num_samples, max_epochs=2)
-    job_id = submit(tmp_path, space)
+    job_id, train_id = submit(tmp_path, space, "--then-train")
+    assert train_id is not None
     run_dir = tmp_path / "runs" / "slurmtiny"
     log = tmp_path / "runs" / "_slurm" / "slurmtiny" / f"slurm-{job_id}.out"
     # Timeouts: the whole test takes ~215 s on a quiet 2-core machine; each wait allows
@@ -205,6 +215,7 @@ def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
     # their checkpoint if they had one), so they must all end finished below.
     unfinished_at_stop = {row["trial_id"] for row in trial_rows(run_dir)} - first
     assert len(first) < num_samples, "the search ended before it could be interrupted"
+    assert job_state(train_id) == "PENDING", "the final run must wait for the search"
     release(job_id)
     wait_for(lambda: "(restart 1)" in log.read_text(), 300, "the first restart", log)
     wait_for(lambda: len(finished_trials(run_dir)) > len(first), 600, "progress", log)
@@ -224,3 +235,11 @@ def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
     assert second <= finished_trials(run_dir) == set(ids)
     assert unfinished_at_stop <= set(ids), "a trial running at the first stop was lost"
     assert (run_dir / "best.yaml").is_file()
+
+    # the final run: started only now, trains best.yaml into <storage>/train/<name>
+    train_log = tmp_path / "runs" / "_slurm" / "slurmtiny" / f"slurm-{train_id}.out"
+    finish(train_id, train_log, timeout=600, stage="train")
+    train_dir = tmp_path / "runs" / "train" / "slurmtiny"
+    assert (train_dir / "config.yaml").is_file() and (train_dir / "metrics.csv").is_file()
+    assert '"TERMINATED"' in (train_dir / "state.json").read_text()
+    assert "(restart" in train_log.read_text() and "(restart 1)" not in train_log.read_text()

@@ -349,6 +349,7 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
         "search": {"sampler": "tpe", "num_samples": 3, "seed": 0, "n_startup_trials": 2},
         "scheduler": {"type": "fifo"},
         "resources": {"max_concurrent_trials": 1},
+        "budget": {"trial_hours": 1},  # never reached: the ledger is what is checked
     }
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
     run_dir = tmp_path / "runs" / "resumable"
@@ -376,9 +377,21 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
     driver.wait(timeout=60)
     assert killed, "no moment with one trial TERMINATED and the next RUNNING at epoch 2+ in 600 s"
     interrupted = {tid for tid, r in table(run_dir).items() if r["state"] == "RUNNING"}
+    before = json.loads((run_dir / "budget.json").read_text())
 
     resumed = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    # The budget ledger went on from what the killed part had saved (Ray's stoppers would
+    # count from the restart): kept per trial, added to by the second part.
+    after = json.loads((run_dir / "budget.json").read_text())
+    assert after["wall_s"] > before["wall_s"] > 0
+    for tid, use in before["trials"].items():
+        if use["done"]:
+            assert after["trials"][tid]["seconds"] == use["seconds"], tid
+        else:
+            assert after["trials"][tid]["seconds"] > use["seconds"], tid
+    assert after["trial_s"] == pytest.approx(sum(u["seconds"] for u in after["trials"].values()))
+    assert "budget: trial_hours" in resumed.stdout and "of 1.00 h" in resumed.stdout
     rows = table(run_dir)
     assert len(rows) == 3 and all(r["state"] == "TERMINATED" for r in rows.values()), rows
     for tid in interrupted & set(rows):
@@ -395,6 +408,38 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
     study = optuna.load_study(study_name="resumable", storage=storage)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 3
+
+
+def test_a_search_stops_at_its_trial_hours_budget(tmp_path):
+    """budget.trial_hours of 12 s, trials of 3+ s each (3 epochs of 1 s): the search
+    admits trials only while the projection fits, ends normally well before num_samples
+    and says why; best.yaml is exported. ~60 s on a quiet 2-core machine."""
+    write_project(tmp_path)
+    limit_s = 12.0
+    space = {
+        "name": "budgeted",
+        "config": {**BASE, "model": {**BASE["model"], "epoch_seconds": 1.0}},
+        "metric": "val_loss",
+        "mode": "min",
+        "parameters": {"optimizer.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
+        "search": {"sampler": "random", "num_samples": 8, "seed": 0},
+        "scheduler": {"type": "fifo"},
+        "resources": {"max_concurrent_trials": 1},
+        "budget": {"trial_hours": limit_s / 3600},
+    }
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
+    proc = run(["tune", "space.yaml", "--no-live"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_dir = tmp_path / "runs" / "budgeted"
+    rows = table(run_dir)
+    assert 1 <= len(rows) < 8 and all(r["state"] == "TERMINATED" for r in rows.values()), rows
+    assert f"budget reached: no new trials after {len(rows)}/8 (trial_hours:" in proc.stdout
+    assert (run_dir / "best.yaml").is_file()
+    ledger = json.loads((run_dir / "budget.json").read_text())
+    assert ledger["stopped"].startswith("trial_hours") and set(ledger["trials"]) == set(rows)
+    durations = [u["seconds"] for u in ledger["trials"].values()]
+    # admission stops before the limit is crossed by more than the last admitted trial
+    assert ledger["trial_s"] - max(durations) < limit_s
 
 
 def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
@@ -434,11 +479,22 @@ def test_a_warm_trial_trains_like_a_cold_one(tmp_path):
     # the fresh executor's trial is tracked like a warm one (W&B offline, into the run dir)
     cold_space["config"] = {**BASE, "logging": {"wandb": {"mode": "offline"}}}
     (tmp_path / "cold.yaml").write_text(yaml.safe_dump(cold_space))
-    cold = run(["tune", "cold.yaml", "--no-live"], cwd=tmp_path)
+    # --warm-from the first run: of its 4 trials only the one with the cold lr fits
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    cold = run(["tune", "cold.yaml", "--no-live", "--warm-from", str(warm_dir)], cwd=tmp_path)
     assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr[-3000:]
+    assert f"warm start: 1 of 4 finished trials of {warm_dir} (3 dropped" in cold.stdout
     cold_dir = tmp_path / "runs" / "cold"
     (cold_row,) = table(cold_dir).values()
     assert cold_row["state"] == "TERMINATED"
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(cold_dir / "optuna.journal")))
+    study = optuna.load_study(study_name="cold", storage=storage)
+    sources = [t.user_attrs.get("raytrain_warm_from") for t in study.trials]
+    assert sources.count(str(warm_dir)) == 1 and len(sources) == 2, sources
+    status = run(["status", str(cold_dir)], cwd=tmp_path, timeout=60)
+    assert "warm start: 1 earlier trial in the study" in status.stdout, status.stdout
     for key in ("val_loss", "train_loss", "val_acc"):
         warm_values = epochs_of(warm_dir, last["trial_id"], key)
         cold_values = epochs_of(cold_dir, cold_row["trial_id"], key)

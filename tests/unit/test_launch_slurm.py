@@ -8,11 +8,13 @@ diff like code.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from fixtures.cluster import FakeCommands
 
 from raytrain.cli import main
 from raytrain.errors import InputError, RunError
@@ -21,6 +23,7 @@ from raytrain.launch.slurm import fill, sbatch_directives, template_text
 
 REPO = Path(__file__).resolve().parents[2]
 RECORD = Path(__file__).parent / "records" / "slurm_job.sbatch"
+TRAIN_RECORD = Path(__file__).parent / "records" / "slurm_train_job.sbatch"
 
 
 def recorded_job() -> SlurmJob:
@@ -56,12 +59,35 @@ def test_rendered_script_matches_record() -> None:
     assert script == RECORD.read_text(), "template changed: see the module docstring"
 
 
+def test_rendered_final_train_script_matches_record() -> None:
+    script = SlurmLauncher().render_script(recorded_job().final_train())
+    if os.environ.get("RAYTRAIN_UPDATE_RECORDS"):
+        TRAIN_RECORD.write_text(script)
+    assert script == TRAIN_RECORD.read_text(), "template changed: see the module docstring"
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
-def test_rendered_script_is_valid_bash(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", ["search", "train"])
+def test_rendered_script_is_valid_bash(tmp_path: Path, stage: str) -> None:
+    job = recorded_job() if stage == "search" else recorded_job().final_train()
     script = tmp_path / "job.sbatch"
-    script.write_text(SlurmLauncher().render_script(recorded_job()))
+    script.write_text(SlurmLauncher().render_script(job))
     done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_final_train_job_trains_best_yaml_without_signal_or_requeue() -> None:
+    train = recorded_job().final_train()
+    script = SlurmLauncher().render_script(train)
+    lines = sbatch_directives(train)
+    assert "#SBATCH --job-name=raytrain-digits-mlp-train" in lines
+    assert "#SBATCH --nodes=3" in lines and "#SBATCH --gpus-per-node=2" in lines
+    assert not any("--signal" in line or "--requeue" in line for line in lines)
+    assert "#SBATCH --no-requeue" in lines
+    assert "STAGE=train" in script and "REQUEUE=0" in script
+    assert '-m raytrain train "$RUN_DIR/best.yaml" --storage "$STORAGE/train"' in script
+    assert train.train_dir == Path("/shared/runs/train/digits-mlp")
+    assert "STAGE=search" in SlurmLauncher().render_script(recorded_job())
 
 
 def test_script_starts_head_and_workers_with_token_auth_and_never_holds_the_token() -> None:
@@ -93,6 +119,7 @@ def test_no_signal_means_no_requeue_and_defaults_stay_out() -> None:
     joined = "\n".join(lines)
     assert "--signal" not in joined and "--requeue" not in joined
     assert "--gpus-per-node" not in joined and "--partition" not in joined
+    assert "--no-requeue" not in joined, "only the final train job refuses requeues"
     assert "--cpus-per-task" not in joined
     assert "REQUEUE=0" in SlurmLauncher().render_script(job)
 
@@ -162,6 +189,16 @@ def test_submission_command_is_parsable_sbatch() -> None:
         "sbatch",
         "--parsable",
         "/x/job.sbatch",
+    ]
+
+
+def test_a_dependent_submission_waits_for_success_and_dies_with_a_failed_search() -> None:
+    assert SlurmLauncher().submission_command(Path("/x/train.sbatch"), after="77") == [
+        "sbatch",
+        "--parsable",
+        "--dependency=afterok:77",
+        "--kill-on-invalid-dep=yes",
+        "/x/train.sbatch",
     ]
 
 
@@ -258,3 +295,102 @@ def test_cli_refuses_to_mix_runs(tmp_path: Path, capsys: pytest.CaptureFixture) 
     (runs / "tiny" / "space.yaml").write_text(SPACE)
     assert main(["slurm", str(space), "--storage", str(runs)]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def counting_sbatch(fake: FakeCommands, first_id: int) -> None:
+    """An `sbatch` that logs its argv and prints a new job id per call (first_id, +1, ...)."""
+    log = fake.calls_file("sbatch")
+    script = fake.folder / "sbatch"
+    script.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\necho $(( {first_id} + $(wc -l < {log}) - 1 ))\n'
+    )
+    script.chmod(0o755)
+
+
+def test_cli_then_train_submits_a_dependent_final_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeCommands(tmp_path / "bin", monkeypatch)
+    counting_sbatch(fake, 500)
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    runs = tmp_path / "runs"
+    assert main(["slurm", str(space), "--storage", str(runs), "--then-train"]) == 0
+    out = capsys.readouterr().out
+    jobs = runs / "_slurm" / "tiny"
+    assert fake.calls("sbatch") == [
+        ["--parsable", str(jobs / "job.sbatch")],
+        [
+            "--parsable",
+            "--dependency=afterok:500",
+            "--kill-on-invalid-dep=yes",
+            str(jobs / "train.sbatch"),
+        ],
+    ]
+    assert "submitted SLURM job 500\n" in out
+    assert "submitted SLURM job 501 (final train, after 500 succeeds)" in out
+    assert f"final run:     {runs.resolve() / 'train' / 'tiny'}" in out
+    assert "squeue -j 500,501" in out
+    assert "STAGE=search" in (jobs / "job.sbatch").read_text()
+    assert "STAGE=train" in (jobs / "train.sbatch").read_text()
+
+
+def test_cli_then_train_dry_run_prints_both_scripts(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    runs = tmp_path / "runs"
+    assert main(["slurm", str(space), "--storage", str(runs), "--then-train", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    search, note, train = re.split(r"^(# ---- then.*)$", out, flags=re.M)
+    assert "STAGE=search" in search and "STAGE=train" in train
+    assert "--dependency=afterok:SEARCH_JOB_ID" in note
+    assert train.lstrip("\n").startswith("#!/bin/bash\n#SBATCH --job-name=raytrain-tiny-train\n")
+    assert not runs.exists()
+
+
+def test_cli_then_train_refuses_an_existing_train_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeCommands(tmp_path / "bin", monkeypatch)
+    counting_sbatch(fake, 1)
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    runs = tmp_path / "runs"
+    (runs / "train" / "tiny").mkdir(parents=True)
+    (runs / "train" / "tiny" / "config.yaml").write_text("{}")
+    assert main(["slurm", str(space), "--storage", str(runs), "--then-train"]) == 2
+    assert "--then-train" in capsys.readouterr().err
+    assert fake.calls("sbatch") == [], "nothing is submitted"
+
+
+def test_warm_from_reaches_the_new_run_only(tmp_path: Path) -> None:
+    job = SlurmJob(
+        space=Path("/s.yaml"),
+        name="n",
+        storage=Path("/r"),
+        python="python",
+        warm_from=(Path("/shared/runs/old run"), Path("/shared/runs/older")),
+    )
+    script = SlurmLauncher().render_script(job)
+    assert "TUNE_ARGS=(--warm-from '/shared/runs/old run' --warm-from /shared/runs/older)" in script
+    resume_line = next(line for line in script.splitlines() if "--resume --address" in line)
+    assert "TUNE_ARGS" not in resume_line, "a resumed run keeps its warm trials"
+    assert '--no-live "${TUNE_ARGS[@]}" &' in script
+    assert "TUNE_ARGS=()" in SlurmLauncher().render_script(recorded_job())
+
+
+def test_cli_warm_from_is_checked_before_submitting(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeCommands(tmp_path / "bin", monkeypatch)
+    counting_sbatch(fake, 1)
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    runs = str(tmp_path / "runs")
+    (tmp_path / "empty").mkdir()
+    warm = str(tmp_path / "empty")
+    assert main(["slurm", str(space), "--storage", runs, "--warm-from", warm]) == 2
+    assert "not a search run" in capsys.readouterr().err
+    assert fake.calls("sbatch") == [], "nothing is submitted"
