@@ -15,6 +15,7 @@ from raytrain.cli import add_overrides
 from raytrain.layout import TrainRunLayout
 
 if TYPE_CHECKING:
+    from raytrain.config.schema import TrainConfig
     from raytrain.trial.progress import EpochReport
 
 _SKIP_IN_LINE = {"epoch", "step"}
@@ -43,9 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_dir(args: argparse.Namespace) -> Path:
     name = args.name or f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir = Path(args.storage) / name
-    TrainRunLayout(run_dir).check_new()
-    return run_dir
+    return Path(args.storage) / name
 
 
 def _fmt(value: Any) -> str:
@@ -72,14 +71,30 @@ def run(args: argparse.Namespace) -> int:
     # Imported here (`--help` imports every command module), and Ray-free until the
     # session is entered (the import rule in raytrain/local_ray.py).
     from raytrain.config.loading import load_train_config_with_provenance
-    from raytrain.config.schema import default_metric_note
-    from raytrain.local_ray import connected_ray
-    from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
+    from raytrain.runlock import run_lock
+    from raytrain.runtime_env import put_cwd_on_path
 
     cwd = Path.cwd()
     put_cwd_on_path(cwd)
     cfg, provenance = load_train_config_with_provenance(args.config, args.overrides)
     run_dir = _run_dir(args)
+    layout = TrainRunLayout(run_dir)
+    # before Ray starts: a second `train` into the same directory stops at once
+    with run_lock(layout.lock):
+        layout.check_new()
+        return _train(args, cfg, provenance, run_dir, cwd)
+
+
+def _train(
+    args: argparse.Namespace,
+    cfg: TrainConfig,
+    provenance: dict[str, Any] | None,
+    run_dir: Path,
+    cwd: Path,
+) -> int:
+    from raytrain.config.schema import default_metric_note
+    from raytrain.local_ray import connected_ray
+    from raytrain.runtime_env import user_code_runtime_env
 
     started = time.monotonic()
     total = cfg.trainer.max_epochs

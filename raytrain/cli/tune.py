@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from raytrain.cli import add_overrides
 from raytrain.errors import InputError
+from raytrain.layout import SearchRunLayout
+
+if TYPE_CHECKING:
+    from raytrain.space import Space
+    from raytrain.tune.runner import TuneOutcome
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,11 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here (`--help` imports every command module), and Ray-free until the
     # session is entered (the import rule in raytrain/local_ray.py).
-    from raytrain.layout import SearchRunLayout
-    from raytrain.local_ray import connected_ray
-    from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
-    from raytrain.signals import sigterm_as_sigint
-    from raytrain.space import dump_space, load_space_with_notes, trial_config
+    from raytrain.runlock import run_lock
+    from raytrain.space import load_space_with_notes
 
     target = Path(args.space)
     storage, name = args.storage, args.name
@@ -68,6 +72,22 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note}")
     layout = SearchRunLayout.at(storage or Path("runs"), name or space.name)
+    with contextlib.ExitStack() as stack:
+        if not args.dry_run:  # a dry run writes nothing: no lock
+            # before Ray starts, so a second driver of this run stops at once
+            stack.enter_context(run_lock(layout.lock))
+        outcome = _search(args, space, layout)
+    if args.dry_run:
+        return 0
+    return 0 if outcome.complete else 130
+
+
+def _search(args: argparse.Namespace, space: Space, layout: SearchRunLayout) -> TuneOutcome:
+    from raytrain.local_ray import connected_ray
+    from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
+    from raytrain.signals import sigterm_as_sigint
+    from raytrain.space import dump_space, trial_config
+
     if args.resume:
         layout.check_resume(dump_space(space))
     elif not args.dry_run:
@@ -90,7 +110,4 @@ def run(args: argparse.Namespace) -> int:
             verbose=args.verbose,
             live=False if args.no_live else None,
         )
-        outcome = run_tune(space, layout.root, options)
-    if args.dry_run:
-        return 0
-    return 0 if outcome.complete else 130
+        return run_tune(space, layout.root, options)
