@@ -97,3 +97,5 @@ class Space:
     resources: ResourceSettings = field(default_factory=ResourceSettings)
     failure: FailureSettings = field(default_factory=FailureSettings)
     source: Path | None = None
+    # config key paths interpolating secret environment variables (`raytrain.redaction`)
+    secrets: tuple[tuple[str, str], ...] = field(default=(), compare=False)

@@ -17,6 +17,7 @@ from ray.train.v2.api.exceptions import TrainingFailedError
 from raytrain.config.parse import train_config_to_dict
 from raytrain.config.schema import TrainConfig
 from raytrain.layout import TrainRunLayout
+from raytrain.redaction import redact
 from raytrain.results import TERMINATED, TrainRunWriter
 from raytrain.trial.checkpoint_export import export_checkpoints, pick_best
 from raytrain.trial.failures import explain_failure
@@ -48,7 +49,8 @@ def train(
     history: list[dict[str, Any]] = []
     relay = ProgressRelay()
     with TrainRunWriter(layout, tensorboard=cfg.logging.tensorboard) as writer:
-        layout.config.write_text(yaml.safe_dump(train_config_to_dict(cfg), sort_keys=False))
+        config = redact(train_config_to_dict(cfg))  # secrets as written (raytrain.redaction)
+        layout.config.write_text(yaml.safe_dump(config, sort_keys=False))
 
         def handle(report: EpochReport) -> None:
             history.append(dict(report.metrics))

@@ -8,6 +8,7 @@ failed trial, export -> train round trip), and a TPE search killed with SIGKILL 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import signal
@@ -26,8 +27,16 @@ import yaml
 pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.timeout(1800)]
 
 RAYTRAIN = str(Path(sys.executable).parent / "raytrain")
+# A secret the grid search passes to its module through ${oc.env:...}: it must reach the
+# module and appear in no file of the project (run dirs, exports, the final train run).
+SECRET_VAR, SECRET = "RAYTRAIN_E2E_API_KEY", "e2e-s3cret-7f3a9c1d5b"
+SECRET_MODEL_ARGS = {
+    "api_key": "${oc.env:" + SECRET_VAR + "}",
+    "api_key_sha256": hashlib.sha256(SECRET.encode()).hexdigest(),
+}
 
 TOY = '''
+import hashlib
 import math
 import os
 import time
@@ -41,8 +50,12 @@ class Toy(pl.LightningModule):
     """A small classifier; `behaviour` makes its trial good, worse, NaN or failing."""
 
     def __init__(self, input_dim: int = 8, num_classes: int = 3, hidden: int = 16,
-                 behaviour: str = "good", epoch_seconds: float = 0.0):
+                 behaviour: str = "good", epoch_seconds: float = 0.0,
+                 api_key: str = "", api_key_sha256: str = ""):
         super().__init__()
+        self.save_hyperparameters()  # into every checkpoint: api_key must be redacted there
+        # the module checks the secret it was given against its hash (never the secret)
+        self.key_ok = float(hashlib.sha256(api_key.encode()).hexdigest() == api_key_sha256)
         self.behaviour = behaviour
         self.epoch_seconds = epoch_seconds  # slow epochs down so a test can interrupt them
         self.net = torch.nn.Sequential(torch.nn.Linear(input_dim, hidden), torch.nn.ReLU(),
@@ -69,6 +82,7 @@ class Toy(pl.LightningModule):
         # which process trained it (rank 0), and in how big a DDP group
         self.log("worker_pid", float(os.getpid()))  # "pid" is a Tune key
         self.log("world_size", float(self.trainer.world_size))
+        self.log("key_ok", self.key_ok)
 
     def on_validation_epoch_end(self):
         time.sleep(self.epoch_seconds)
@@ -102,6 +116,7 @@ def run(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.Complete
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, SECRET_VAR: SECRET},
     )
 
 
@@ -124,7 +139,7 @@ def grid_run(tmp_path_factory):
     write_project(root)
     space = {
         "name": "grid",
-        "config": BASE,
+        "config": {**BASE, "model": {**BASE["model"], **SECRET_MODEL_ARGS}},
         "metric": "val_loss",
         "mode": "min",
         "parameters": {
@@ -210,6 +225,19 @@ def test_best_is_the_good_trial_and_export_train_round_trip(grid_run):
     analyzed = run(["analyze", str(final_dir)], cwd=root, timeout=300)
     assert analyzed.returncode == 0, analyzed.stdout + analyzed.stderr
     assert any((final_dir / "plots").glob("*.png"))
+
+
+def test_a_secret_reaches_the_module_and_no_file(grid_run):
+    root, run_dir, proc = grid_run
+    trained = [tid for tid in table(run_dir) if (run_dir / "trials" / tid / "metrics.csv").exists()]
+    assert trained and all(set(epochs_of(run_dir, t, "key_ok")) == {1.0} for t in trained)
+    assert any((run_dir / "trials").rglob("checkpoint.ckpt"))  # hparams were saved in them
+    files = [p for p in root.rglob("*") if p.is_file()]
+    leaked = [str(p.relative_to(root)) for p in files if SECRET.encode() in p.read_bytes()]
+    assert not leaked
+    assert SECRET not in proc.stdout + proc.stderr
+    written = yaml.safe_load((run_dir / "best.yaml").read_text())["model"]["api_key"]
+    assert written == "${oc.env:" + SECRET_VAR + "}"
 
 
 def test_existing_run_is_not_overwritten(grid_run):
