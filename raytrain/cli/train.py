@@ -7,7 +7,10 @@ The run directory is `<storage>/<name>` (default `runs/train/<config stem>-<time
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +48,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_dir(args: argparse.Namespace) -> Path:
     name = args.name or f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     return Path(args.storage) / name
+
+
+@contextlib.contextmanager
+def _say_where_on_interrupt(run_dir: Path) -> Iterator[None]:
+    """On Ctrl-C/SIGTERM: say what the stopped run kept (`train` has no resume)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        layout = TrainRunLayout(run_dir)
+        kept = [p.name for p in (layout.metrics_csv, layout.ray_dir) if p.exists()]
+        print(
+            f"stopped. {run_dir} keeps what was written ({', '.join(kept) or 'nothing yet'}); "
+            "`raytrain train` does not resume: run it again with another --name.",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise
 
 
 def _fmt(value: Any) -> str:
@@ -95,6 +115,7 @@ def _train(
     from raytrain.config.schema import default_metric_note
     from raytrain.local_ray import connected_ray
     from raytrain.runtime_env import user_code_runtime_env
+    from raytrain.signals import sigterm_as_sigint
 
     started = time.monotonic()
     total = cfg.trainer.max_epochs
@@ -116,7 +137,9 @@ def _train(
         )
 
     runtime_env = user_code_runtime_env(cfg, cwd, remote=args.address is not None)
-    with connected_ray(args.address, runtime_env, preload=["raytrain.trial.driver"]) as dashboard:
+    # sigterm_as_sigint after ray.init (in connected_ray), which sets its own handler.
+    session = connected_ray(args.address, runtime_env, preload=["raytrain.trial.driver"])
+    with session as dashboard, sigterm_as_sigint(), _say_where_on_interrupt(run_dir):
         from raytrain.trial.driver import train  # imports Ray: only now
 
         where = f"Ray at {args.address}" if args.address else "a private local Ray"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,16 @@ def run(args: argparse.Namespace) -> int:
         if not args.dry_run:  # a dry run writes nothing: no lock
             # before Ray starts, so a second driver of this run stops at once
             stack.enter_context(run_lock(layout.lock))
-        outcome = _search(args, space, layout)
+        try:
+            outcome = _search(args, space, layout)
+        except KeyboardInterrupt:  # Ctrl-C/SIGTERM before Tune's own graceful stop took it
+            if not args.dry_run and layout.space.is_file():
+                print(
+                    f"stopped. Continue with: raytrain tune {layout.root} --resume",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            raise
     if args.dry_run:
         return 0
     return 0 if outcome.complete else 130
