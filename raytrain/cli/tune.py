@@ -94,12 +94,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace, space: Space, layout: SearchRunLayout) -> TuneOutcome:
     from raytrain.local_ray import connected_ray
+    from raytrain.resume_state import check_resume_state
     from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
     from raytrain.signals import sigterm_as_sigint
     from raytrain.space import dump_space, trial_config
 
     if args.resume:
         layout.check_resume(dump_space(space))
+        if not args.dry_run:  # whole state files, before Ray starts (a dry run changes nothing)
+            for note in check_resume_state(layout):
+                print(note, flush=True)
     elif not args.dry_run:
         layout.check_new()
     cwd = Path.cwd()
