@@ -266,6 +266,47 @@ def test_export_without_a_finite_trial_is_a_clear_error(tmp_path):
     assert "no trial with a finite val_loss" in out.stderr and "Traceback" not in out.stderr
 
 
+def resume_in_background_then_sigterm(tmp_path: Path, run_dir: Path) -> set[str]:
+    """Resume the SIGKILLed run the way an sbatch script would (`cmd &` in a
+    non-interactive shell: SIGINT ignored). It takes over the dead driver's stale lock; a
+    second driver meanwhile is refused, naming it; once the search trains again, SIGTERM
+    stops it within seconds, saying how to go on. Returns the trials it left RUNNING."""
+    log = tmp_path / "background.log"
+    script = f"{RAYTRAIN} tune {run_dir} --resume --no-live > {log} 2>&1 &\necho $!\nwait $!\n"
+    script += f"echo rc=$? >> {log}\n"
+    shell = subprocess.Popen(
+        ["bash", "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    assert shell.stdout is not None
+    pid = int(shell.stdout.readline())
+    before = {tid: int(r["epochs"] or 0) for tid, r in table(run_dir).items()}
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and shell.poll() is None:
+        rows = table(run_dir)
+        if any(r["state"] == "RUNNING" and int(r["epochs"] or 0) > before.get(t, 0)
+               for t, r in rows.items()):  # fmt: skip
+            break
+        time.sleep(0.5)
+    assert shell.poll() is None, log.read_text()[-3000:]
+    assert json.loads((run_dir / "driver.lock").read_text())["pid"] == pid
+
+    second = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path, timeout=120)
+    assert second.returncode == 2 and f"pid {pid}" in second.stderr, second.stderr
+    assert "only one driver" in second.stderr
+
+    running = {tid for tid, r in table(run_dir).items() if r["state"] == "RUNNING"}
+    sent = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    shell.wait(timeout=180)
+    took = time.monotonic() - sent
+    out = log.read_text()
+    assert "taking over the stale lock" in out and "process is gone" in out, out[-3000:]
+    assert "rc=130" in out and f"raytrain tune {run_dir} --resume" in out, out[-3000:]
+    assert took < 60, f"SIGTERM took {took:.0f} s to stop the search"
+    assert not (run_dir / "driver.lock").exists()
+    return running
+
+
 def test_resume_after_sigkill_keeps_every_trial(tmp_path):
     """Kill the driver mid-search (SIGKILL), resume: exactly num_samples distinct trials,
     finished ones kept, the interrupted one continued from its checkpoint."""
@@ -311,8 +352,11 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
     assert killed, "no moment with one trial TERMINATED and the next RUNNING at epoch 2+ in 600 s"
     interrupted = {tid for tid, r in table(run_dir).items() if r["state"] == "RUNNING"}
 
+    interrupted |= resume_in_background_then_sigterm(tmp_path, run_dir)
+
     resumed = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "stale lock" not in resumed.stdout  # the SIGTERMed driver removed its lock
     rows = table(run_dir)
     assert len(rows) == 3 and all(r["state"] == "TERMINATED" for r in rows.values()), rows
     for tid in interrupted & set(rows):
