@@ -8,6 +8,8 @@ with O_EXCL, so two drivers starting together cannot both win.
 A lock whose owner is gone is stale and is taken over with a note:
 - on the same host: the owner pid no longer runs (or runs a different process: its start
   time, from /proc, differs from the recorded one, i.e. the pid was reused);
+- a requeued SLURM job (same SLURM_JOB_ID, higher SLURM_RESTART_COUNT): SLURM runs one
+  incarnation of a job at a time, so the lock's owner was this job's previous run;
 - on any host: the owner has not refreshed the file for `STALE_AFTER_S` (a live owner
   touches it every `HEARTBEAT_S` from a thread), so a driver on another node of a shared
   file system that died without cleaning up (SIGKILL, node lost) frees it after that long.
@@ -24,7 +26,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,8 @@ class LockOwner:
     started: float  # time.time() when the lock was taken
     command: str
     pid_start: str | None = None  # /proc/<pid>/stat start time: tells a reused pid apart
+    slurm_job: str | None = None  # SLURM_JOB_ID and SLURM_RESTART_COUNT of the owner
+    slurm_restart: int = 0
 
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
@@ -84,18 +88,37 @@ def read_owner(path: Path) -> LockOwner | None:
             started=float(data["started"]),
             command=str(data.get("command", "?")),
             pid_start=data.get("pid_start"),
+            slurm_job=data.get("slurm_job"),
+            slurm_restart=int(data.get("slurm_restart") or 0),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def stale_reason(owner: LockOwner | None, age_s: float, host: str | None = None) -> str | None:
+def _slurm(environ: Mapping[str, str]) -> tuple[str | None, int]:
+    job = environ.get("SLURM_JOB_ID") or None
+    try:
+        restart = int(environ.get("SLURM_RESTART_COUNT") or 0)
+    except ValueError:
+        restart = 0
+    return job, restart
+
+
+def stale_reason(
+    owner: LockOwner | None,
+    age_s: float,
+    host: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
     """Why the lock of `owner` (last refreshed `age_s` ago) is stale, or None: it is held."""
     if age_s > STALE_AFTER_S:
         every = f"a live driver refreshes it every {HEARTBEAT_S:.0f} s"
         return f"not refreshed for {age_s / 60:.0f} min ({every})"
     if owner is None:
         return None  # being written right now, or damaged: only the age can free it
+    job, restart = _slurm(os.environ if environ is None else environ)
+    if job is not None and owner.slurm_job == job and restart > owner.slurm_restart:
+        return f"it was SLURM job {job}'s run before its requeue"
     if owner.host != (host or this_host()):
         return None
     if not _alive(owner.pid):
@@ -130,6 +153,9 @@ class RunLock:
             "command": self.command,
             "pid_start": _proc_start(pid),
         }
+        job, restart = _slurm(os.environ)
+        if job is not None:
+            record.update(slurm_job=job, slurm_restart=restart)
         for _ in range(3):  # a lock that vanishes between our tries: try again
             if self._create(record):
                 self._record = record

@@ -212,3 +212,25 @@ def test_train_refuses_a_live_lock_before_ray_starts(
     proc = run_cli(tmp_path, "train", str(config), "--storage", "out", "--name", "r")
     assert proc.returncode == 2, proc.stderr
     assert f"pid {other_process.pid}" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_requeued_slurm_job_takes_over_its_previous_runs_lock(
+    tmp_path: Path, other_process: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The previous run may have been on another node; SLURM runs one of them at a time."""
+    path = tmp_path / "driver.lock"
+    write_lock(path, other_process.pid, host="node-a", slurm_job="77", slurm_restart=0)
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "0")  # the same run: held
+    with pytest.raises(InputError):
+        RunLock(path, "x").acquire()
+    monkeypatch.setenv("SLURM_JOB_ID", "78")  # another job: held
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    with pytest.raises(InputError):
+        RunLock(path, "x").acquire()
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    notes: list[str] = []
+    with run_lock(path, note=notes.append):
+        owner = read_owner(path)
+        assert owner is not None and (owner.slurm_job, owner.slurm_restart) == ("77", 1)
+    assert "SLURM job 77" in notes[0]
