@@ -7,6 +7,7 @@ failed trial, export -> train round trip), and a TPE search killed with SIGKILL 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -266,6 +267,12 @@ def test_export_without_a_finite_trial_is_a_clear_error(tmp_path):
     assert "no trial with a finite val_loss" in out.stderr and "Traceback" not in out.stderr
 
 
+def lock_owner(run_dir: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        return int(json.loads((run_dir / "driver.lock").read_text())["pid"])
+    return None
+
+
 def resume_in_background_then_sigterm(tmp_path: Path, run_dir: Path) -> set[str]:
     """Resume the SIGKILLed run the way an sbatch script would (`cmd &` in a
     non-interactive shell: SIGINT ignored). It takes over the dead driver's stale lock; a
@@ -279,21 +286,24 @@ def resume_in_background_then_sigterm(tmp_path: Path, run_dir: Path) -> set[str]
     )
     assert shell.stdout is not None
     pid = int(shell.stdout.readline())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and lock_owner(run_dir) != pid:  # taken before Ray
+        assert shell.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.2)
+    # while it starts Ray: a second driver is refused at once, naming it
+    second = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path, timeout=120)
+    assert second.returncode == 2 and f"pid {pid}" in second.stderr, second.stderr
+    assert "only one driver" in second.stderr
+
     before = {tid: int(r["epochs"] or 0) for tid, r in table(run_dir).items()}
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and shell.poll() is None:
         rows = table(run_dir)
         if any(r["state"] == "RUNNING" and int(r["epochs"] or 0) > before.get(t, 0)
                for t, r in rows.items()):  # fmt: skip
-            break
-        time.sleep(0.5)
+            break  # training again: stop it now, with trials left to run
+        time.sleep(0.3)
     assert shell.poll() is None, log.read_text()[-3000:]
-    assert json.loads((run_dir / "driver.lock").read_text())["pid"] == pid
-
-    second = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path, timeout=120)
-    assert second.returncode == 2 and f"pid {pid}" in second.stderr, second.stderr
-    assert "only one driver" in second.stderr
-
     running = {tid for tid, r in table(run_dir).items() if r["state"] == "RUNNING"}
     sent = time.monotonic()
     os.kill(pid, signal.SIGTERM)
