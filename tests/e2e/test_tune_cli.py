@@ -309,6 +309,7 @@ def resume_in_background_then_sigterm(tmp_path: Path, run_dir: Path) -> set[str]
     os.kill(pid, signal.SIGTERM)
     shell.wait(timeout=180)
     took = time.monotonic() - sent
+    print(f"SIGTERM to a clean exit: {took:.1f} s")  # shown with -s
     out = log.read_text()
     assert "taking over the stale lock" in out and "process is gone" in out, out[-3000:]
     assert "rc=130" in out and f"raytrain tune {run_dir} --resume" in out, out[-3000:]
