@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-# Quiet 2-core machine: the grid fixture ~100 s, the SIGKILL/resume test ~115 s. Every
+# Quiet 2-core machine: the grid fixture ~100 s, the SIGKILL/resume test ~115 s (its
+# background resume + SIGTERM, a third Ray start, adds ~40 s of that: 72 -> 110-119 s here). Every
 # subprocess and wait below allows several times that, so a loaded CI machine still passes,
 # and the per-test limit sits above their sum so a named wait fails first.
 pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.timeout(1800)]
