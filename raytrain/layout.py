@@ -15,6 +15,7 @@ Two kinds of run directory, each answered by one frozen layout object (after sub
     _meta.json       metric, mode, params   best.ckpt, best-<metric>.ckpt, last.ckpt
     <trial_id>/      one `TrialLayout`      ray/              Ray Train's own folder
       checkpoint_*/checkpoint.ckpt  Tune's checkpoints of the trial (Lightning files)
+  driver.lock        who drives the run now (`raytrain.runlock`), in both kinds of run
   ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch (train.sbatch with --then-train) and
                      slurm-<job id>.out, outside the run dir, which the tuner must
                      create itself
@@ -45,6 +46,12 @@ RESUMABLE_KEYS = {
     ("budget", "trial_hours"),
     ("budget", "gpu_hours"),
 }
+LOCK_NAME = "driver.lock"  # raytrain.runlock; its `.takeover` guard sits beside it
+
+
+def _has_content(root: Path) -> bool:
+    """Anything in `root` but the driver's own lock (taken before the new-run check)."""
+    return root.exists() and any(not p.name.startswith(LOCK_NAME) for p in root.iterdir())
 
 
 class Child:
@@ -129,6 +136,7 @@ class SearchRunLayout:
     pareto_dir = Child("pareto")  # export --pareto: one YAML per Pareto-front trial
     warm_json = Child("warm_start.json")  # `tune --warm-from`: the earlier runs used
     budget_json = Child("budget.json")  # the budget ledger (raytrain.tune.ledger)
+    lock = Child(LOCK_NAME)
     trials_dir = Child(TRIALS_DIRNAME)
     meta_json = Child("_meta.json", under="trials_dir")
     # Folders of trials a resumed run no longer knows (moved aside, not deleted).
@@ -150,7 +158,7 @@ class SearchRunLayout:
     # ---------------------------------------------------------- new vs resume
     def check_new(self) -> None:
         """A new run never overwrites an existing directory."""
-        if self.root.exists() and any(self.root.iterdir()):
+        if _has_content(self.root):
             raise InputError(
                 Problem(
                     "name",
@@ -199,6 +207,7 @@ class TrainRunLayout(EpochFiles):
 
     config = Child("config.yaml")
     state_json = Child("state.json")
+    lock = Child(LOCK_NAME)
     ray_dir = Child(RAY_DIRNAME)
     plots_dir = Child("plots")
     best_ckpt = Child("best.ckpt")
@@ -213,7 +222,7 @@ class TrainRunLayout(EpochFiles):
         return (self.state_json, self.metrics_csv, self.ray_dir)
 
     def check_new(self) -> None:
-        if self.root.exists() and any(self.root.iterdir()):
+        if _has_content(self.root):
             raise InputError(
                 Problem("--name", f"run dir {self.root} exists already; pick another name")
             )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from raytrain import __version__
 from raytrain.errors import InputError, RunError
+from raytrain.signals import sigterm_as_sigint
 
 # command name -> (module under raytrain.cli, one-line help). The one registry of commands.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -94,7 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     module = importlib.import_module(f"raytrain.cli.{COMMANDS[args.command][0]}")
     try:
-        return int(module.run(args) or 0)
+        # SIGTERM stops every command as Ctrl-C does, from its first line on (commands
+        # that start Ray enter it again after ray.init, which replaces the handler).
+        with sigterm_as_sigint():
+            return int(module.run(args) or 0)
     except InputError as exc:
         print(f"error: {exc.render()}", file=sys.stderr)
         return InputError.exit_code

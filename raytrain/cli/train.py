@@ -7,7 +7,10 @@ The run directory is `<storage>/<name>` (default `runs/train/<config stem>-<time
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +18,7 @@ from raytrain.cli import add_overrides
 from raytrain.layout import TrainRunLayout
 
 if TYPE_CHECKING:
+    from raytrain.config.schema import TrainConfig
     from raytrain.trial.progress import EpochReport
 
 _SKIP_IN_LINE = {"epoch", "step"}
@@ -43,9 +47,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_dir(args: argparse.Namespace) -> Path:
     name = args.name or f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir = Path(args.storage) / name
-    TrainRunLayout(run_dir).check_new()
-    return run_dir
+    return Path(args.storage) / name
+
+
+@contextlib.contextmanager
+def _say_where_on_interrupt(run_dir: Path) -> Iterator[None]:
+    """On Ctrl-C/SIGTERM: say what the stopped run kept (`train` has no resume)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        layout = TrainRunLayout(run_dir)
+        kept = [p.name for p in (layout.metrics_csv, layout.ray_dir) if p.exists()]
+        print(
+            f"stopped. {run_dir} keeps what was written ({', '.join(kept) or 'nothing yet'}); "
+            "`raytrain train` does not resume: run it again with another --name.",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise
 
 
 def _fmt(value: Any) -> str:
@@ -79,9 +98,8 @@ def run(args: argparse.Namespace) -> int:
     # Imported here (`--help` imports every command module), and Ray-free until the
     # session is entered (the import rule in raytrain/local_ray.py).
     from raytrain.config.loading import load_train_config_with_provenance
-    from raytrain.config.schema import default_metric_note
-    from raytrain.local_ray import connected_ray
-    from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
+    from raytrain.runlock import run_lock
+    from raytrain.runtime_env import put_cwd_on_path
     from raytrain.tracking import require_packages
 
     cwd = Path.cwd()
@@ -89,6 +107,24 @@ def run(args: argparse.Namespace) -> int:
     cfg, provenance = load_train_config_with_provenance(args.config, args.overrides)
     require_packages(cfg.logging)  # before Ray's start-up, not after
     run_dir = _run_dir(args)
+    layout = TrainRunLayout(run_dir)
+    # before Ray starts: a second `train` into the same directory stops at once
+    with run_lock(layout.lock):
+        layout.check_new()
+        return _train(args, cfg, provenance, run_dir, cwd)
+
+
+def _train(
+    args: argparse.Namespace,
+    cfg: TrainConfig,
+    provenance: dict[str, Any] | None,
+    run_dir: Path,
+    cwd: Path,
+) -> int:
+    from raytrain.config.schema import default_metric_note
+    from raytrain.local_ray import connected_ray
+    from raytrain.runtime_env import user_code_runtime_env
+    from raytrain.signals import sigterm_as_sigint
 
     started = time.monotonic()
     total = cfg.trainer.max_epochs
@@ -110,7 +146,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
     runtime_env = user_code_runtime_env(cfg, cwd, remote=args.address is not None)
-    with connected_ray(args.address, runtime_env, preload=["raytrain.trial.driver"]) as dashboard:
+    # sigterm_as_sigint after ray.init (in connected_ray), which sets its own handler.
+    session = connected_ray(args.address, runtime_env, preload=["raytrain.trial.driver"])
+    with session as dashboard, sigterm_as_sigint(), _say_where_on_interrupt(run_dir):
         from raytrain.trial.driver import train  # imports Ray: only now
 
         where = f"Ray at {args.address}" if args.address else "a private local Ray"

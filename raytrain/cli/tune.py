@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from raytrain.cli import add_overrides
 from raytrain.errors import InputError, Problem
+from raytrain.layout import SearchRunLayout
 
 if TYPE_CHECKING:
     from raytrain.space.types import Space
+    from raytrain.tune.runner import TuneOutcome
     from raytrain.tune.warm import WarmStart
 
 
@@ -88,12 +92,8 @@ def _warm_start(space: Space, runs: list[Path], resume: bool) -> WarmStart | Non
 def run(args: argparse.Namespace) -> int:
     # Imported here (`--help` imports every command module), and Ray-free until the
     # session is entered (the import rule in raytrain/local_ray.py).
-    from raytrain.layout import SearchRunLayout
-    from raytrain.local_ray import connected_ray
-    from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
-    from raytrain.signals import sigterm_as_sigint
-    from raytrain.space import dump_space, load_space_with_notes, trial_config
-    from raytrain.tracking import require_packages
+    from raytrain.runlock import run_lock
+    from raytrain.space import load_space_with_notes
 
     target = Path(args.space)
     storage, name = args.storage, args.name
@@ -110,8 +110,38 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note}")
     layout = SearchRunLayout.at(storage or Path("runs"), name or space.name)
+    with contextlib.ExitStack() as stack:
+        if not args.dry_run:  # a dry run writes nothing: no lock
+            # before Ray starts, so a second driver of this run stops at once
+            stack.enter_context(run_lock(layout.lock))
+        try:
+            outcome = _search(args, space, layout)
+        except KeyboardInterrupt:  # Ctrl-C/SIGTERM before Tune's own graceful stop took it
+            if not args.dry_run and layout.space.is_file():
+                print(
+                    f"stopped. Continue with: raytrain tune {layout.root} --resume",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            raise
+    if args.dry_run:
+        return 0
+    return 0 if outcome.complete else 130
+
+
+def _search(args: argparse.Namespace, space: Space, layout: SearchRunLayout) -> TuneOutcome:
+    from raytrain.local_ray import connected_ray
+    from raytrain.resume_state import check_resume_state
+    from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
+    from raytrain.signals import sigterm_as_sigint
+    from raytrain.space import dump_space, trial_config
+    from raytrain.tracking import require_packages
+
     if args.resume:
         layout.check_resume(dump_space(space))
+        if not args.dry_run:  # whole state files, before Ray starts (a dry run changes nothing)
+            for note in check_resume_state(layout):
+                print(note, flush=True)
     elif not args.dry_run:
         layout.check_new()
     warm = _warm_start(space, args.warm_from, args.resume)
@@ -135,7 +165,4 @@ def run(args: argparse.Namespace) -> int:
             live=False if args.no_live else None,
             warm=warm,
         )
-        outcome = run_tune(space, layout.root, options)
-    if args.dry_run:
-        return 0
-    return 0 if outcome.complete else 130
+        return run_tune(space, layout.root, options)

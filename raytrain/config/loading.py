@@ -9,6 +9,7 @@ plays no part in training.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from raytrain.config.problems import Problems
 from raytrain.config.schema import TrainConfig
 from raytrain.config.tree import KeyPath, deep_merge
 from raytrain.config.yaml_io import Document, LineMap, load_yaml_file
+from raytrain.redaction import SecretRefs, remember, secret_refs
 
 BASE_KEY = "base"
 PROVENANCE_KEY = "provenance"
@@ -44,9 +46,10 @@ def load_train_config_with_provenance(
             probs.add((PROVENANCE_KEY,), "expected a mapping (written by raytrain export)")
             provenance = None
         data.pop(BASE_KEY, None)  # merged already (or reported)
-    data = resolve_interpolations(data, probs)
+    data, refs = resolve_with_secrets(data, probs)
     cfg = check_train_config(data, probs)
     probs.raise_if_any()
+    cfg = dataclasses.replace(cfg, secrets=refs)
     return cfg, dict(provenance) if provenance is not None else None
 
 
@@ -125,6 +128,16 @@ def _key(path: str | Path) -> str:
         return str(Path(path).resolve())
     except OSError:
         return str(path)
+
+
+def resolve_with_secrets(data: Any, probs: Problems) -> tuple[Any, SecretRefs]:
+    """`resolve_interpolations`, plus where the config interpolates secret environment
+    variables (registered in this process, so that nothing written shows their values;
+    see `raytrain.redaction`)."""
+    refs = secret_refs(data)
+    resolved = resolve_interpolations(data, probs)
+    remember(resolved, refs)
+    return resolved, refs
 
 
 def resolve_interpolations(data: Any, probs: Problems) -> Any:

@@ -174,3 +174,6 @@ class TrainConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     loss: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Key paths of values from secret environment variables, with their text as written
+    # (`raytrain.redaction`; no values). Not part of the YAML form.
+    secrets: tuple[tuple[str, str], ...] = field(default=(), compare=False)

@@ -104,6 +104,9 @@ def load_yaml_file(path: str | Path) -> Document:
     """Read a YAML file safely; I/O and syntax errors become problems, not exceptions."""
     name = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:  # refused unread: parsing megabytes takes long
+            return Document(None, LineMap(name), [Problem("", _too_big(size), name)])
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         return Document(None, LineMap(name), [Problem("", f"cannot read file: {exc}", name)])
@@ -114,6 +117,13 @@ def load_yaml_file(path: str | Path) -> Document:
 
 def load_yaml_text(text: str, file: str | None = None) -> Document:
     lines = LineMap(file)
+    if len(text) > MAX_FILE_BYTES:
+        return Document(None, lines, [Problem("", _too_big(len(text)), file)])
+    if _flow_depth_over(text, MAX_FLOW_DEPTH):  # PyYAML's scanner is quadratic in it
+        message = (
+            f"the YAML is nested too deeply (more than {MAX_FLOW_DEPTH} levels of [ ] or {{ }})"
+        )
+        return Document(None, lines, [Problem("", message, file)])
     try:
         loader = _Loader(text)
     except yaml.YAMLError as exc:  # e.g. control characters, rejected before parsing
@@ -139,8 +149,12 @@ def load_yaml_text(text: str, file: str | None = None) -> Document:
         return Document(None, lines)
     size = _expanded_size(node, {}, set())
     if size is None or size > MAX_VALUES:
-        what = "refers to itself" if size is None else f"expands to more than {MAX_VALUES} values"
-        return Document(None, lines, [Problem("", f"the YAML {what} (through aliases)", file)])
+        what = (
+            "refers to itself through an alias"
+            if size is None
+            else f"has more than {MAX_VALUES} values (counting each alias as what it repeats)"
+        )
+        return Document(None, lines, [Problem("", f"the YAML {what}", file)])
     builder = _Builder(loader, lines, file)
     try:
         data = builder.build(node, ())
@@ -150,6 +164,32 @@ def load_yaml_text(text: str, file: str | None = None) -> Document:
 
 
 MAX_VALUES = 100_000  # a config is a few hundred values; aliases must not blow it up
+MAX_FILE_BYTES = 1 << 20  # a space or config file is a few KiB
+
+
+MAX_FLOW_DEPTH = 100  # a config nests a handful of levels
+_QUOTED_OR_COMMENT = re.compile(
+    r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\n]|\'\')*\'|(?:^|(?<=\s))#[^\n]*', re.M
+)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _flow_depth_over(text: str, limit: int) -> bool:
+    """Whether `[`/`{` nest deeper than `limit` anywhere (outside quotes and comments;
+    a bracket inside a plain scalar may count, which only matters past `limit`)."""
+    depth = 0
+    for match in _BRACKET.finditer(_QUOTED_OR_COMMENT.sub("", text)):
+        depth = depth + 1 if match.group() in "[{" else max(0, depth - 1)
+        if depth > limit:
+            return True
+    return False
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"the file is {size / (1 << 20):.1f} MiB; a space or config file may be at most "
+        f"{MAX_FILE_BYTES >> 20} MiB (refused without parsing it)"
+    )
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int | None:

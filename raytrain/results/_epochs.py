@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from raytrain.layout import EpochFiles, TrainRunLayout
+from raytrain.redaction import redact_text
 from raytrain.results import _files
 from raytrain.results._metrics import error_summary, numeric_metrics
 from raytrain.results.states import ERROR, FINISHED_STATES, RUNNING
@@ -122,6 +123,7 @@ class TrainRunWriter:
         """TERMINATED, or ERROR with the full error (kept in error.txt)."""
         if state not in FINISHED_STATES:
             raise ValueError(f"finished state must be one of {sorted(FINISHED_STATES)}")
+        error = redact_text(error) if error else error  # raytrain.redaction
         if error:
             _files.write_error(self.layout, error)
         self._state(state, error_summary(error) if error else None)

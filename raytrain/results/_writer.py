@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from raytrain.layout import SearchRunLayout, TrialLayout
+from raytrain.redaction import redact, redact_text
 from raytrain.results import _files
 from raytrain.results._epochs import EpochLog
 from raytrain.results._metrics import error_summary, numeric_metrics
@@ -89,6 +90,7 @@ class RunWriter:
         """A trial was created (PENDING); its sampled parameters go to params.json."""
         state = self._trial(trial_id)
         record = self._records[trial_id]
+        params = redact(dict(params))  # nothing written shows a secret (raytrain.redaction)
         if not record.finished:
             record.state = PENDING
         if params or not record.params:
@@ -166,6 +168,7 @@ class RunWriter:
         tstate = self._trial(trial_id)
         record = self._records[trial_id]
         record.state = state
+        error = redact_text(error) if error else error
         if error:
             record.error = error_summary(error)
             _files.write_error(tstate.layout, error)

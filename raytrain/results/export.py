@@ -24,6 +24,7 @@ from raytrain.config.parse import train_config_to_dict
 from raytrain.config.tree import suggest
 from raytrain.errors import InputError, Problem
 from raytrain.layout import SearchRunLayout
+from raytrain.redaction import redact
 from raytrain.results import load_run
 from raytrain.results.format import fmt_params, fmt_value
 from raytrain.results.states import state_label
@@ -119,7 +120,7 @@ def exported_config(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": package_versions(),
     }
-    return _plain(cfg)
+    return _plain(redact(cfg))  # secrets as written (raytrain.redaction)
 
 
 def export_best(run_dir: Path, out: Path | None = None, *, top_k: int = 1) -> list[Path]:

@@ -10,6 +10,7 @@ import copy
 import dataclasses
 from typing import Any
 
+from raytrain.redaction import redact
 from raytrain.space.param_entry import Constant, dump_param
 from raytrain.space.types import Space
 
@@ -28,7 +29,7 @@ def dump_space(space: Space) -> dict[str, Any]:
         {
             "name": space.name,
             **goal,
-            "config": space.config,
+            "config": redact(space.config),  # secrets as written (raytrain.redaction)
             "parameters": parameters,
             "search": dataclasses.asdict(space.search),
             "scheduler": dataclasses.asdict(space.scheduler),

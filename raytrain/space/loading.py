@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from raytrain.config.loading import read_document, resolve_interpolations
+from raytrain.config.loading import read_document, resolve_with_secrets
 from raytrain.config.problems import Problems
 from raytrain.config.yaml_io import load_yaml_file
 from raytrain.errors import InputError, Problem
@@ -49,6 +50,8 @@ def load_space(path: str | Path, overrides: Sequence[str] = ()) -> Space:
     if doc.data is None:
         probs.raise_if_any()
     data = dict(doc.data)
+    refs: tuple[tuple[str, str], ...] = ()
     if "config" in data:
-        data["config"] = resolve_interpolations(data["config"], probs.under("config"))
-    return parse_space(data, doc.lines, default_name=path.stem, source=path, problems=probs.items)
+        data["config"], refs = resolve_with_secrets(data["config"], probs.under("config"))
+    space = parse_space(data, doc.lines, default_name=path.stem, source=path, problems=probs.items)
+    return dataclasses.replace(space, secrets=refs)

@@ -32,7 +32,8 @@ def materialize(space: Space, params: Mapping[str, Any]) -> dict[str, Any]:
 def trial_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
     """The typed train config of one trial (validated like any config)."""
     source = str(space.source) if space.source else None
-    return parse_train_config(materialize(space, params), file=source)
+    cfg = parse_train_config(materialize(space, params), file=source)
+    return dataclasses.replace(cfg, secrets=space.secrets)
 
 
 def trial_train_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:

@@ -165,3 +165,6 @@ class Space:
         """Every metric the search reads: objectives, then constraint metrics."""
         names = [o.name for o in self.objectives]
         return list(dict.fromkeys([*names, *(c.metric for c in self.constraints)]))
+
+    # config key paths interpolating secret environment variables (`raytrain.redaction`)
+    secrets: tuple[tuple[str, str], ...] = field(default=(), compare=False)

@@ -7,11 +7,12 @@ the resulting space needs no further file access and its problems name sweep-fil
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from raytrain.config.loading import BASE_KEY, PROVENANCE_KEY, read_document, resolve_interpolations
+from raytrain.config.loading import BASE_KEY, PROVENANCE_KEY, read_document, resolve_with_secrets
 from raytrain.config.overrides import apply_overrides, parse_overrides
 from raytrain.config.problems import Problems
 from raytrain.config.tree import deep_merge
@@ -36,12 +37,12 @@ def load_sweep_space(
     parsed, problems = parse_overrides(overrides)
     problems += apply_overrides(conv.space, conv.lines, parsed, flat_keyed=[("parameters",)])
     probs = Problems(conv.lines, items=problems)
-    conv.space["config"] = resolve_interpolations(conv.space["config"], probs.under("config"))
+    conv.space["config"], refs = resolve_with_secrets(conv.space["config"], probs.under("config"))
     space = parse_space(
         conv.space, conv.lines, default_name=Path(path).stem, source=Path(path),
         problems=probs.items,
     )  # fmt: skip
-    return space, conv.notes
+    return dataclasses.replace(space, secrets=refs), conv.notes
 
 
 def read_sweep(path: str | Path, config_file: str | Path | None = None) -> Conversion:

@@ -18,6 +18,7 @@ from ray.train.v2.api.exceptions import TrainingFailedError
 from raytrain.config.parse import train_config_to_dict
 from raytrain.config.schema import TrainConfig
 from raytrain.layout import TrainRunLayout
+from raytrain.redaction import redact
 from raytrain.results import TERMINATED, TrainRunWriter
 from raytrain.results.states import ERROR
 from raytrain.tracking import RunEnd, RunStart, Scope, Tracking
@@ -111,7 +112,8 @@ def _fit(
     relay = ProgressRelay()
     recorded_rows: list[dict[str, float]] = []  # as metrics.csv has them (numbered epochs)
     with TrainRunWriter(layout, tensorboard=cfg.logging.tensorboard) as writer:
-        resolved = train_config_to_dict(cfg)
+        # secrets as written, in the file and in the trackers (raytrain.redaction)
+        resolved = redact(train_config_to_dict(cfg))
         layout.config.write_text(yaml.safe_dump(resolved, sort_keys=False))
         if tracking is not None:
             tracking.start(RunStart(key=key, params={}, config=resolved))

@@ -21,7 +21,9 @@ import ray.train
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare_trainer
 
+from raytrain.config.parse import train_config_to_dict
 from raytrain.config.schema import TrainConfig
+from raytrain.redaction import redact, remember
 from raytrain.trial.checkpointing import CHECKPOINT_NAME, CheckpointPolicy
 from raytrain.trial.components import build_datamodule, build_model
 from raytrain.trial.report import EpochReportCallback, ReportSink
@@ -77,7 +79,8 @@ def trial_callbacks(
     callbacks: list[pl.Callback] = [
         EpochReportCallback(
             CheckpointPolicy.from_config(cfg.checkpoint), required_metrics(cfg, metrics_hint), sink
-        )
+        ),
+        RedactCheckpointSecrets(),
     ]
     if cfg.trainer.early_stopping_patience is not None:
         callbacks.append(
@@ -90,6 +93,19 @@ def trial_callbacks(
             )
         )
     return callbacks
+
+
+class RedactCheckpointSecrets(pl.Callback):
+    """The `hyper_parameters` a module's `save_hyperparameters()` stores in every
+    checkpoint, with secrets as written (`raytrain.redaction`): the module itself got the
+    real values, a checkpoint file never holds them."""
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        for key in ("hyper_parameters", "datamodule_hyper_parameters"):
+            if key in checkpoint:
+                checkpoint[key] = redact(checkpoint[key])
 
 
 def trainer_kwargs(cfg: TrainConfig) -> dict[str, Any]:
@@ -154,6 +170,8 @@ def fit(
     sink: ReportSink | None = None,
 ) -> pl.LightningModule:
     """One trial's fit on this worker; `ckpt_path` resumes from a Lightning checkpoint."""
+    # this worker's writers (checkpoints) learn the trial's secrets (raytrain.redaction)
+    remember(train_config_to_dict(cfg), cfg.secrets)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     model = build_model(cfg, prepared.datamodule)
     trainer = build_lightning_trainer(cfg, trial_callbacks(cfg, metrics_hint, sink))

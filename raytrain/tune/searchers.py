@@ -11,6 +11,7 @@ kept in `<run>/optuna.journal`). `make_searcher` builds the last two.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from raytrain.layout import SearchRunLayout
+from raytrain.redaction import redact
 from raytrain.space import define_by_run, grid_values
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Constraint, Space
@@ -126,6 +128,12 @@ class SpaceFunction:
 
     def __call__(self, trial: optuna.trial.Trial) -> dict[str, Any] | None:
         return define_by_run(self.space)(trial)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune writes this pickle to disk: the config with its secrets as written (the
+        # sampler needs only the parameters).
+        space = dataclasses.replace(self.space, config=redact(self.space.config))
+        return {**self.__dict__, "space": space}
 
 
 def make_searcher(space: Space, run_dir: Path, warm: WarmStart | None = None) -> Searcher:

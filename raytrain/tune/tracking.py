@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ray.tune import Callback
 
 from raytrain.config.parse import train_config_to_dict
+from raytrain.redaction import redact
 from raytrain.results import load_run
 from raytrain.results.states import ERROR
 from raytrain.space import trial_train_config
@@ -76,7 +77,8 @@ class TrackingCallback(Callback):
         if self._tracking is None:
             return
         params = dict(trial.config)
-        config = train_config_to_dict(trial_train_config(self.space, params))
+        # secrets as written (raytrain.redaction), like every file of the run
+        config = redact(train_config_to_dict(trial_train_config(self.space, params)))
         self._tracking.start(RunStart(key=trial.trial_id, params=params, config=config))
 
     def on_trial_result(

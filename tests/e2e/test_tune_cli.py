@@ -8,7 +8,9 @@ server), and a TPE search killed with SIGKILL and resumed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import json
 import os
 import signal
@@ -21,14 +23,23 @@ from pathlib import Path
 import pytest
 import yaml
 
-# Quiet 2-core machine: the grid fixture ~100 s, the SIGKILL/resume test ~115 s. Every
+# Quiet 2-core machine: the grid fixture ~100 s, the SIGKILL/resume test ~115 s (its
+# background resume + SIGTERM, a third Ray start, adds ~40 s of that: 72 -> 110-119 s here). Every
 # subprocess and wait below allows several times that, so a loaded CI machine still passes,
 # and the per-test limit sits above their sum so a named wait fails first.
 pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.timeout(1800)]
 
 RAYTRAIN = str(Path(sys.executable).parent / "raytrain")
+# A secret the grid search passes to its module through ${oc.env:...}: it must reach the
+# module and appear in no file of the project (run dirs, exports, the final train run).
+SECRET_VAR, SECRET = "RAYTRAIN_E2E_API_KEY", "e2e-s3cret-7f3a9c1d5b"
+SECRET_MODEL_ARGS = {
+    "api_key": "${oc.env:" + SECRET_VAR + "}",
+    "api_key_sha256": hashlib.sha256(SECRET.encode()).hexdigest(),
+}
 
 TOY = '''
+import hashlib
 import math
 import os
 import time
@@ -42,8 +53,12 @@ class Toy(pl.LightningModule):
     """A small classifier; `behaviour` makes its trial good, worse, NaN or failing."""
 
     def __init__(self, input_dim: int = 8, num_classes: int = 3, hidden: int = 16,
-                 behaviour: str = "good", epoch_seconds: float = 0.0):
+                 behaviour: str = "good", epoch_seconds: float = 0.0,
+                 api_key: str = "", api_key_sha256: str = ""):
         super().__init__()
+        self.save_hyperparameters()  # into every checkpoint: api_key must be redacted there
+        # the module checks the secret it was given against its hash (never the secret)
+        self.key_ok = float(hashlib.sha256(api_key.encode()).hexdigest() == api_key_sha256)
         self.behaviour = behaviour
         self.epoch_seconds = epoch_seconds  # slow epochs down so a test can interrupt them
         self.net = torch.nn.Sequential(torch.nn.Linear(input_dim, hidden), torch.nn.ReLU(),
@@ -70,6 +85,7 @@ class Toy(pl.LightningModule):
         # which process trained it (rank 0), and in how big a DDP group
         self.log("worker_pid", float(os.getpid()))  # "pid" is a Tune key
         self.log("world_size", float(self.trainer.world_size))
+        self.log("key_ok", self.key_ok)
 
     def on_validation_epoch_end(self):
         time.sleep(self.epoch_seconds)
@@ -105,7 +121,7 @@ def run(
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, SECRET_VAR: SECRET, **(env or {})},
     )
 
 
@@ -144,7 +160,7 @@ def grid_run(tmp_path_factory, mlflow_uri):
     tracked = {"wandb": {"mode": "offline"}, "mlflow": {"log_checkpoint": True}}
     space = {
         "name": "grid",
-        "config": {**BASE, "logging": tracked},
+        "config": {**BASE, "model": {**BASE["model"], **SECRET_MODEL_ARGS}, "logging": tracked},
         "metric": "val_loss",
         "mode": "min",
         "parameters": {
@@ -306,6 +322,19 @@ def test_every_trial_is_tracked_in_wandb_and_mlflow(grid_run, mlflow_uri):
     assert not leaked
 
 
+def test_a_secret_reaches_the_module_and_no_file(grid_run):
+    root, run_dir, proc = grid_run
+    trained = [tid for tid in table(run_dir) if (run_dir / "trials" / tid / "metrics.csv").exists()]
+    assert trained and all(set(epochs_of(run_dir, t, "key_ok")) == {1.0} for t in trained)
+    assert any((run_dir / "trials").rglob("checkpoint.ckpt"))  # hparams were saved in them
+    files = [p for p in root.rglob("*") if p.is_file()]
+    leaked = [str(p.relative_to(root)) for p in files if SECRET.encode() in p.read_bytes()]
+    assert not leaked
+    assert SECRET not in proc.stdout + proc.stderr
+    written = yaml.safe_load((run_dir / "best.yaml").read_text())["model"]["api_key"]
+    assert written == "${oc.env:" + SECRET_VAR + "}"
+
+
 def test_existing_run_is_not_overwritten(grid_run):
     root, _run_dir, _proc = grid_run
     again = run(["tune", "space.yaml", "--no-live", "--dry-run"], cwd=root)
@@ -330,6 +359,57 @@ def test_export_without_a_finite_trial_is_a_clear_error(tmp_path):
     out = run(["export", str(run_dir)], cwd=tmp_path, timeout=60)
     assert out.returncode == 2
     assert "no trial with a finite val_loss" in out.stderr and "Traceback" not in out.stderr
+
+
+def lock_owner(run_dir: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        return int(json.loads((run_dir / "driver.lock").read_text())["pid"])
+    return None
+
+
+def resume_in_background_then_sigterm(tmp_path: Path, run_dir: Path) -> set[str]:
+    """Resume the SIGKILLed run the way an sbatch script would (`cmd &` in a
+    non-interactive shell: SIGINT ignored). It takes over the dead driver's stale lock; a
+    second driver meanwhile is refused, naming it; once the search trains again, SIGTERM
+    stops it within seconds, saying how to go on. Returns the trials it left RUNNING."""
+    log = tmp_path / "background.log"
+    script = f"{RAYTRAIN} tune {run_dir} --resume --no-live > {log} 2>&1 &\necho $!\nwait $!\n"
+    script += f"echo rc=$? >> {log}\n"
+    shell = subprocess.Popen(
+        ["bash", "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    assert shell.stdout is not None
+    pid = int(shell.stdout.readline())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and lock_owner(run_dir) != pid:  # taken before Ray
+        assert shell.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.2)
+    # while it starts Ray: a second driver is refused at once, naming it
+    second = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path, timeout=120)
+    assert second.returncode == 2 and f"pid {pid}" in second.stderr, second.stderr
+    assert "only one driver" in second.stderr
+
+    before = {tid: int(r["epochs"] or 0) for tid, r in table(run_dir).items()}
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and shell.poll() is None:
+        rows = table(run_dir)
+        if any(r["state"] == "RUNNING" and int(r["epochs"] or 0) > before.get(t, 0)
+               for t, r in rows.items()):  # fmt: skip
+            break  # training again: stop it now, with trials left to run
+        time.sleep(0.3)
+    assert shell.poll() is None, log.read_text()[-3000:]
+    running = {tid for tid, r in table(run_dir).items() if r["state"] == "RUNNING"}
+    sent = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    shell.wait(timeout=180)
+    took = time.monotonic() - sent
+    print(f"SIGTERM to a clean exit: {took:.1f} s")  # shown with -s
+    out = log.read_text()
+    assert "taking over the stale lock" in out and "process is gone" in out, out[-3000:]
+    assert "rc=130" in out and f"raytrain tune {run_dir} --resume" in out, out[-3000:]
+    assert took < 60, f"SIGTERM took {took:.0f} s to stop the search"
+    assert not (run_dir / "driver.lock").exists()
+    return running
 
 
 def test_resume_after_sigkill_keeps_every_trial(tmp_path):
@@ -379,6 +459,8 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
     interrupted = {tid for tid, r in table(run_dir).items() if r["state"] == "RUNNING"}
     before = json.loads((run_dir / "budget.json").read_text())
 
+    interrupted |= resume_in_background_then_sigterm(tmp_path, run_dir)
+
     resumed = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     # The budget ledger went on from what the killed part had saved (Ray's stoppers would
@@ -392,6 +474,7 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
             assert after["trials"][tid]["seconds"] > use["seconds"], tid
     assert after["trial_s"] == pytest.approx(sum(u["seconds"] for u in after["trials"].values()))
     assert "budget: trial_hours" in resumed.stdout and "of 1.00 h" in resumed.stdout
+    assert "stale lock" not in resumed.stdout  # the SIGTERMed driver removed its lock
     rows = table(run_dir)
     assert len(rows) == 3 and all(r["state"] == "TERMINATED" for r in rows.values()), rows
     for tid in interrupted & set(rows):

@@ -123,3 +123,49 @@ def test_dashboard_serves_tensorboard_and_optuna(tmp_path: Path) -> None:
     for port in (tb_port, op_port):  # children are gone: nothing listens any more
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_dashboard_started_in_the_background_by_a_script_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    """`raytrain dashboard RUN &` in a non-interactive shell (an sbatch script, nohup):
+    SIGINT arrives ignored there; a SIGTERM must still stop it and its TensorBoard."""
+    run_dir = make_run(tmp_path, n_done=2, n_running=0, n_pending=0)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    script = (
+        f"{sys.executable} -m raytrain dashboard {run_dir} --port {port} --no-optuna &\n"
+        'echo "pid $!"\nwait $!\necho "rc $?"\n'
+    )
+    proc = subprocess.Popen(
+        ["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 180
+        while not any("Ctrl-C" in s for s in seen):
+            assert time.monotonic() < deadline, f"dashboard did not come up: {seen}"
+            assert proc.poll() is None, f"dashboard exited: {seen}"
+            with contextlib.suppress(queue.Empty):
+                seen.append(lines.get(timeout=1))
+        pid = int(next(s for s in seen if s.startswith("pid ")).split()[1])
+        status = Path(f"/proc/{pid}/status").read_text()
+        ignored = int(
+            next(ln for ln in status.splitlines() if ln.startswith("SigIgn:")).split()[1], 16
+        )
+        assert ignored & (1 << (signal.SIGINT - 1)), "the scenario: SIGINT is ignored"
+        stopped_at = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+        took = time.monotonic() - stopped_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    while not lines.empty():
+        seen.append(lines.get())
+    assert "rc 0\n" in seen and "stopped.\n" in seen, seen
+    assert took < 15, took  # seconds, not a hang
+    with socket.socket() as s:  # its TensorBoard is gone too
+        assert s.connect_ex(("127.0.0.1", port)) != 0

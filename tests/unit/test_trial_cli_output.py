@@ -9,6 +9,7 @@ import pytest
 
 from raytrain.cli import train as cli
 from raytrain.errors import InputError
+from raytrain.layout import TrainRunLayout
 
 
 def test_epoch_line_is_compact_and_sorted() -> None:
@@ -31,4 +32,4 @@ def test_default_run_dir_and_existing_name(tmp_path: Path) -> None:
     (tmp_path / "taken" / "config.yaml").write_text("x")
     args.name = "taken"
     with pytest.raises(InputError, match="exists already"):
-        cli._run_dir(args)
+        TrainRunLayout(cli._run_dir(args)).check_new()

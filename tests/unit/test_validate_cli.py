@@ -5,8 +5,10 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,3 +101,49 @@ def test_help_lists_validate() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
     assert "validate" in result.stdout
+
+
+def _laughs() -> str:
+    """Billion laughs: 10 aliases of 10 aliases of ... (10**9 values once expanded)."""
+    rows = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    rows += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    return "\n".join(rows) + "\n"
+
+
+HOSTILE = {
+    "billion_laughs": (_laughs(), "has more than"),
+    "self_reference": ("a: &x [*x]\n", "refers to itself"),
+    "deep_flow": ("a: " + "[" * 20000 + "]" * 20000 + "\n", "nested too deeply"),
+    "deep_block": ("".join(" " * i + f"k{i}:\n" for i in range(1200)), "nested too deeply"),
+    "deep_flow_mapping": ("a: " + "{a: " * 20000 + "}" * 20000 + "\n", "nested too deeply"),
+    "megabytes": (
+        "name: big\nparameters:\n" + "".join(f"  p{i}: {i}\n" for i in range(200_000)),
+        "may be at most 1 MiB",
+    ),
+    "huge_string": ("name: " + "x" * 3_000_000 + "\n", "may be at most 1 MiB"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_yaml_is_refused_fast_with_a_clear_message(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from raytrain.cli import main
+
+    text, expected = HOSTILE[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    started = time.monotonic()
+    code = main(["validate", str(path)])
+    took = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and str(path) in err, err[-500:]
+    assert "Traceback" not in err
+    assert took < 1.0, f"{case}: {took:.2f} s"
+
+
+def test_hostile_override_values_are_refused_too(capsys: pytest.CaptureFixture[str]) -> None:
+    from raytrain.cli import main
+
+    code = main(["validate", str(QUICKSTART), "search.seed=" + "[" * 20000])
+    assert code == 2 and "Traceback" not in capsys.readouterr().err
