@@ -9,6 +9,7 @@ resumed trial's summary still counts the epochs before the restart.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,9 @@ class TrackingCallback(Callback):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_tracking"] = None
+        # Tune pickles callbacks into tuner.pkl: secrets as written (raytrain.redaction);
+        # the trackers' own settings never hold secrets (refused in files)
+        state["space"] = dataclasses.replace(self.space, config=redact(self.space.config))
         return state
 
     def setup(

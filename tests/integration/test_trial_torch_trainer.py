@@ -89,5 +89,5 @@ def test_metric_not_logged_fails_with_the_logged_names(ray_session: None, tmp_pa
         _fit(cfg, tmp_path, "missing")
     message = str(explain_failure(info.value))
     assert message.startswith("metric 'val_f1' is not logged by the model")
-    assert "it logged: train_loss, val_acc, val_loss." in message
+    assert "it logged: num_params, train_loss, val_acc, val_loss." in message
     assert "Traceback" not in message
