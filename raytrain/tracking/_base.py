@@ -9,6 +9,7 @@ credentials nor network access are needed on worker nodes.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,25 +52,25 @@ class RunEnd:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-class Tracker:
+class Tracker(abc.ABC):
     """One backend. `open` runs at once (so a bad URI fails the command before training);
     the rest runs on the tracking thread, in event order."""
 
     name = "tracker"
 
-    def open(self, scope: Scope) -> None:
+    def open(self, scope: Scope) -> None:  # noqa: B027 - optional hook, no-op by default
         """Connect and set the scope up (W&B group, MLflow experiment and parent run)."""
 
-    def start(self, run: RunStart) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def start(self, run: RunStart) -> None: ...
 
-    def epoch(self, key: str, metrics: Mapping[str, float]) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def epoch(self, key: str, metrics: Mapping[str, float]) -> None: ...
 
-    def end(self, run: RunEnd) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def end(self, run: RunEnd) -> None: ...
 
-    def close(self, best_checkpoint: Path | None) -> None:
+    def close(self, best_checkpoint: Path | None) -> None:  # noqa: B027 - optional hook
         """End of the scope; a search's best trial's checkpoint comes here."""
 
 
