@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,13 +49,52 @@ def slurm(*argv: str) -> str:
     return done.stdout
 
 
+# Each validation epoch sleeps, so a trial lasts a known minimum time and the test can stop the
+# search while one runs. With the built-in MLP a warm trial of 2 epochs took ~0.5 s, and on a
+# quiet CI machine the resumed search finished every trial between two polls (stop 21).
+SLOW_MODULE = '''
+import time
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+
+
+class SlowNet(pl.LightningModule):
+    def __init__(self, epoch_seconds: float = 3.0):
+        super().__init__()
+        self.epoch_seconds = epoch_seconds
+        self.net = torch.nn.Linear(8, 3)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self.net(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", F.cross_entropy(self.net(x), y))
+
+    def on_validation_epoch_end(self):
+        time.sleep(self.epoch_seconds)
+'''
+
+EPOCH_SECONDS = 3.0
+
+
 def write_space(directory: Path, num_samples: int, max_epochs: int) -> Path:
+    (directory / "slowmod.py").write_text(textwrap.dedent(SLOW_MODULE))
     space = {
         "name": "slurmtiny",
         "config": {
             "seed": 0,
-            "model": {"name": "mlp", "hidden": 16, "depth": 1},
-            "data": {"name": "digits", "batch_size": 128},
+            "model": {"_target_": "slowmod.SlowNet", "epoch_seconds": EPOCH_SECONDS},
+            "data": {
+                "name": "synthetic",
+                "num_samples": 120,
+                "num_features": 8,
+                "num_classes": 3,
+                "batch_size": 60,
+            },
             "optimizer": {"name": "adamw", "lr": 1e-3},
             "trainer": {"max_epochs": max_epochs},
         },
@@ -119,13 +159,17 @@ def job_state(job_id: str) -> str:
 
 
 def wait_for(
-    predicate: Callable[[], bool], timeout: float, what: str, log: Path | None = None
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    log: Path | None = None,
+    interval: float = 2.0,
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(2)
+        time.sleep(interval)
     tail = log.read_text()[-4000:] if log is not None and log.exists() else ""
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
 
@@ -218,7 +262,17 @@ def test_requeued_job_resumes_and_finishes(tmp_path: Path) -> None:
     assert job_state(train_id) == "PENDING", "the final run must wait for the search"
     release(job_id)
     wait_for(lambda: "(restart 1)" in log.read_text(), 300, "the first restart", log)
-    wait_for(lambda: len(finished_trials(run_dir)) > len(first), 600, "progress", log)
+    # The second stop comes once the resumed search has started a trial it did not have
+    # before: that trial sleeps 2 x EPOCH_SECONDS, so the search is still running when the
+    # requeue lands (polled every 0.5 s; `scontrol requeue` takes well under a second).
+    known = {row["trial_id"] for row in trial_rows(run_dir)}
+    wait_for(
+        lambda: bool({row["trial_id"] for row in trial_rows(run_dir)} - known),
+        600,
+        "a new trial in the resumed search",
+        log,
+        interval=0.5,
+    )
     second = finished_trials(run_dir)
     assert first <= second and len(second) < num_samples, "ended before the second stop"
 
