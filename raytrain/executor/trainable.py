@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 import ray
 from ray import tune
 
+from raytrain.executor.pool import pool_name
 from raytrain.executor.protocol import Advance, EpochDone, Failed, Save, Saved, Start
 from raytrain.layout import CHECKPOINT_NAME
+from raytrain.tune.relocation import relocating
 from raytrain.tune.resources import TRIAL_BUNDLE
 
 if TYPE_CHECKING:
@@ -99,6 +101,12 @@ class ExecutorPoolCallback(tune.Callback):
 
     def __init__(self, pool: str) -> None:
         self.pool = pool
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        target = relocating()  # a resumed run that moved: its pool is named after its new path
+        if target is not None:
+            self.pool = pool_name(target)
 
     def _release(self, trial: Trial) -> None:
         with contextlib.suppress(ValueError):  # the pool is gone (search shutting down)

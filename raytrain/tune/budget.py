@@ -33,6 +33,7 @@ from ray.tune.search import Searcher, SearchGenerator
 from raytrain.layout import SearchRunLayout
 from raytrain.space.types import BudgetSettings
 from raytrain.tune.ledger import RunLedger, ledger_for
+from raytrain.tune.relocation import RunDirBound
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -105,7 +106,7 @@ def read_budget(run_dir: Path) -> int | None:
     return int(value) if value is not None else None
 
 
-class BudgetedSearchGenerator(SearchGenerator):
+class BudgetedSearchGenerator(RunDirBound, SearchGenerator):
     """A SearchGenerator whose total is taken from `<run_dir>/space.yaml` again on restore
     (Tune restores from a staging copy of its state, so the run dir is kept here)."""
 
@@ -115,12 +116,36 @@ class BudgetedSearchGenerator(SearchGenerator):
 
     def restore_from_dir(self, dirpath: str) -> None:
         super().restore_from_dir(dirpath)
+        self._follow_move()
         budget = read_budget(self.run_dir)
         if budget is not None:
             self._total_samples = budget
         # "finished" again only if the trial count is used up: a search that its time
         # budget ended asks `BudgetGate` again (the limit may have been raised)
         self._finished = self._counter >= self._total_samples
+
+    def _follow_move(self) -> None:
+        """Point new trials at the run's new place when it moved (raytrain.tune.relocation).
+
+        The restored generator keeps the Experiment it was given at the start, with the
+        storage of that time; new trials are made from it, so after a move their
+        directories (and checkpoints) would go to the old place. Tune moves the restored
+        trials itself, not this one (Ray 2.60, `SearchGenerator.get_state`)."""
+        experiment = self._experiment
+        old = self.moved_from
+        if experiment is None or old is None:
+            return
+        storage = experiment.storage
+        if Path(storage.storage_fs_path) != old:
+            return  # stored elsewhere (e.g. a bucket): nothing of it lies in the old dir
+        moved = type(storage)(  # ray.train._internal.storage.StorageContext
+            storage_path=str(self.run_dir),
+            experiment_dir_name=storage.experiment_dir_name,
+            storage_filesystem=storage.storage_filesystem if storage.custom_fs_provided else None,
+            sync_config=storage.sync_config,
+        )
+        experiment.storage = moved
+        experiment.spec["storage"] = moved
 
 
 @dataclass(frozen=True)
@@ -144,7 +169,7 @@ class TimeLimits:
         return cls(budget, gpus, int(trainer.get("max_epochs", 1)))
 
 
-class _UsesLedger:
+class _UsesLedger(RunDirBound):
     run_dir: Path
     _limits: TimeLimits | None = None
 

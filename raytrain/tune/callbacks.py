@@ -20,6 +20,7 @@ from raytrain.space.types import Constraint, Objective
 from raytrain.tune.budget import TimeLimits
 from raytrain.tune.ledger import ledger_for
 from raytrain.tune.live import LiveState, LiveView
+from raytrain.tune.relocation import RunDirBound
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -71,7 +72,7 @@ def planned_epochs(params: dict[str, Any], default: int) -> int:
     return int(value) if isinstance(value, (int, float)) else default
 
 
-class RunDirCallback(Callback):
+class RunDirCallback(RunDirBound, Callback):
     def __init__(
         self,
         run_dir: Path,

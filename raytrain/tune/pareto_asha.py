@@ -24,6 +24,7 @@ from raytrain.layout import SearchRunLayout
 from raytrain.pareto import ParetoRungs, point_of
 from raytrain.space.asha import rung_epochs
 from raytrain.space.types import Constraint, Objective
+from raytrain.tune.relocation import relocated
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -59,6 +60,9 @@ class ParetoASHA(FIFOScheduler):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        run_dir = getattr(self, "run_dir", None)
+        if run_dir is not None:
+            self.run_dir = relocated(run_dir)  # a moved run (raytrain.tune.relocation)
         self._replay()
 
     def _replay(self) -> None:

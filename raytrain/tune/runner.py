@@ -44,6 +44,7 @@ from raytrain.tune.budget import (
 )
 from raytrain.tune.callbacks import LiveViewCallback
 from raytrain.tune.ledger import forget, ledger_for
+from raytrain.tune.relocation import resuming_in
 from raytrain.tune.resources import nodes_from_ray, plan_resources
 from raytrain.tune.schedulers import make_scheduler
 from raytrain.tune.searchers import grid_size, journal_storage, make_searcher
@@ -157,17 +158,20 @@ def run_tune(
         trainable = make_warm_trainable(pool_name(run_dir))
     else:
         trainable = make_trainable(space, run_dir)
+    # a resumed run may have moved since Tune saved its state (raytrain.tune.relocation)
+    relocation = resuming_in(run_dir) if options.resume else contextlib.nullcontext()
     try:
-        tuner = _build_or_restore(
-            space,
-            run_dir,
-            budget,
-            plan.max_concurrent_trials,
-            options,
-            trainable=trainable,
-            rungs=asha_rungs(space),
-        )
-        tuner.fit()
+        with relocation:
+            tuner = _build_or_restore(
+                space,
+                run_dir,
+                budget,
+                plan.max_concurrent_trials,
+                options,
+                trainable=trainable,
+                rungs=asha_rungs(space),
+            )
+            tuner.fit()
     except ray.exceptions.RayError as exc:  # pragma: no cover - cluster failures
         raise RunError(f"the search failed: {exc}") from exc
     finally:

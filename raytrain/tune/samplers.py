@@ -7,7 +7,9 @@ catalogue resolves a factory by name), so Optuna at its top stays out of `valida
 
 from __future__ import annotations
 
+import threading
 import warnings
+from typing import Any
 
 import optuna
 
@@ -46,14 +48,31 @@ def grid_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
     return optuna.samplers.GridSampler(grid_values(space), seed=space.search.seed)
 
 
+class PicklableNSGAIISampler(optuna.samplers.NSGAIISampler):
+    """NSGA-II that survives Tune's pickling of the searcher (its state file, every few
+    seconds): Optuna 5.1's genetic samplers hold a `threading.Lock` (`_thread_lock`,
+    samplers/_ga/_base.py), which cannot be pickled, so a `sampler: nsga2` search failed at
+    its first state save. The lock guards generation bookkeeping within one process; a
+    restored sampler gets a new one."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_thread_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._thread_lock = threading.Lock()
+
+
 def nsga2_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:
     """NSGA-II needs no start-up barrier: a generation is bred only from finished trials,
     and until `population_size` of them have finished new trials join the random first
     generation."""
     population = space.search.population_size
     if population is None:
-        return optuna.samplers.NSGAIISampler(seed=space.search.seed)
-    return optuna.samplers.NSGAIISampler(population_size=population, seed=space.search.seed)
+        return PicklableNSGAIISampler(seed=space.search.seed)
+    return PicklableNSGAIISampler(population_size=population, seed=space.search.seed)
 
 
 def gp_sampler(space: Space, n_startup: int) -> optuna.samplers.BaseSampler:

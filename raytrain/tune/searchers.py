@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
@@ -27,6 +27,7 @@ from raytrain.space import define_by_run, grid_values
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Constraint, Space
 from raytrain.tune.budget import StartupBarrier
+from raytrain.tune.relocation import relocating
 from raytrain.tune.warm import WarmStart, add_warm_trials
 
 
@@ -105,6 +106,12 @@ class ConstrainedOptunaSearch(OptunaSearch):
         super().__init__(*args, **kwargs)
         self.constraints = constraints
 
+    def restore(self, checkpoint_path: str) -> None:
+        super().restore(checkpoint_path)
+        target = relocating()
+        if target is not None:
+            _open_journal_of(self._storage, target)
+
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False
     ) -> None:
@@ -113,6 +120,19 @@ class ConstrainedOptunaSearch(OptunaSearch):
             for c in self.constraints:
                 ot_trial.set_constraint(c.key, c.optuna_value(_number(result.get(c.metric))))
         super().on_trial_complete(trial_id, result=result, error=error)
+
+
+def _open_journal_of(storage: Any, run_dir: Path) -> None:
+    """Point the restored study's journal at `run_dir`'s, when the run moved since it was
+    saved (raytrain.tune.relocation). The study, and each Optuna trial Ray keeps, share
+    this one storage object (one pickle), so its file backend is changed in place."""
+    backend = getattr(storage, "_backend", None)
+    if not isinstance(backend, JournalFileBackend):
+        return
+    path = str(SearchRunLayout(run_dir).journal)
+    if backend._file_path != path:
+        backend._file_path = path
+        backend._lock = JournalFileSymlinkLock(path)
 
 
 def _number(value: Any) -> float | None:

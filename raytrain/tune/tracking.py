@@ -24,6 +24,7 @@ from raytrain.space import trial_train_config
 from raytrain.space.types import Space
 from raytrain.tracking import RunEnd, RunStart, Scope, Tracking
 from raytrain.tune.callbacks import final_state, model_metrics, planned_epochs
+from raytrain.tune.relocation import RunDirBound
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -49,7 +50,7 @@ def open_search_tracking(space: Space, run_dir: Path, *, resume: bool = False) -
     return Tracking.open(trial_train_config(space, {}).logging, scope)
 
 
-class TrackingCallback(Callback):
+class TrackingCallback(RunDirBound, Callback):
     def __init__(self, space: Space, run_dir: Path, tracking: Tracking | None = None) -> None:
         self.space = space
         self.run_dir = Path(run_dir)

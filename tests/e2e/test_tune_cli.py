@@ -13,6 +13,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -461,7 +462,14 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
 
     interrupted |= resume_in_background_then_sigterm(tmp_path, run_dir)
 
+    # The last part runs in another place (a run copied off scratch, another head node):
+    # everything goes on there, and nothing writes to the old place (Tune's pickled state
+    # names it, raytrain.tune.relocation).
+    old_dir, run_dir = run_dir, tmp_path / "moved" / "resumable"
+    run_dir.parent.mkdir()
+    shutil.move(old_dir, run_dir)
     resumed = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path)
+    assert not old_dir.exists(), sorted(p.name for p in old_dir.rglob("*"))
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     # The budget ledger went on from what the killed part had saved (Ray's stoppers would
     # count from the restart): kept per trial, added to by the second part.
