@@ -31,6 +31,8 @@ from raytrain.executor.pool import pool_name, start_pool
 from raytrain.executor.trainable import ExecutorPoolCallback, make_warm_trainable
 from raytrain.layout import SearchRunLayout
 from raytrain.results import load_run
+from raytrain.results.confirm import plan as confirm_plan
+from raytrain.results.confirm import render_finalists
 from raytrain.results.export import export_best, export_pareto, render_front, render_top
 from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
 from raytrain.space.catalogue import SAMPLERS
@@ -43,6 +45,7 @@ from raytrain.tune.budget import (
     LedgerCallback,
 )
 from raytrain.tune.callbacks import LiveViewCallback
+from raytrain.tune.confirm import ConfirmExempt, ConfirmSearcher, confirm_trials
 from raytrain.tune.ledger import forget, ledger_for
 from raytrain.tune.resources import nodes_from_ray, plan_resources
 from raytrain.tune.schedulers import make_scheduler
@@ -208,12 +211,15 @@ def _build_or_restore(
     searcher = BudgetedSearchGenerator(
         BudgetGate(
             ConcurrencyLimiter(
-                make_searcher(space, run_dir, options.warm), max_concurrent=concurrency
+                ConfirmSearcher(make_searcher(space, run_dir, options.warm), run_dir=run_dir),
+                max_concurrent=concurrency,
             ),
             run_dir=run_dir,
         ),
         run_dir=run_dir,
+        extra=confirm_trials,
     )
+    total = budget + (space.confirm.trials if space.confirm else 0)
     # The ledger first (the live view shows what it counted), then one callback that keeps
     # the run directory and shows it (RunDirCallback + live view).
     callbacks: list[tune.Callback] = [
@@ -226,7 +232,7 @@ def _build_or_restore(
             param_paths=[p.path for p in space.parameters],
             rungs=rungs,
             max_epochs=max_epochs,
-            budget=budget,
+            budget=total,
             concurrency=concurrency,
             live=options.live,
             tensorboard=trial_config(space, {}).logging.tensorboard,
@@ -246,8 +252,8 @@ def _build_or_restore(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
-            scheduler=make_scheduler(space, run_dir),
-            num_samples=budget,
+            scheduler=ConfirmExempt(make_scheduler(space, run_dir)),
+            num_samples=total,
             trial_dirname_creator=trial_dirname,
             # warm trials are thin actors worth keeping; a fresh trial's actor sits in
             # TorchTrainer.fit() and cannot be reset (ray/tune/trainable/function_trainable.py)
@@ -272,18 +278,30 @@ def _build_or_restore(
     )
 
 
+def _confirmations_missing(space: Space, run: Any) -> int:
+    """Planned confirmation trials (finalist, seed) that have not ended yet."""
+    if space.confirm is None:
+        return 0
+    c = space.confirm
+    wanted = confirm_plan(run.searched, run.mode, c.top_k, c.seeds, space.config.get("seed"))
+    ended = {(t.confirms, t.seed) for t in run.trials if t.confirms is not None and t.finished}
+    return sum(1 for pair in wanted if pair not in ended)
+
+
 def _gpus_per_trial(space: Space) -> float:
     return space.resources.workers_per_trial * space.resources.gpus_per_worker
 
 
 def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None]) -> TuneOutcome:
     run = load_run(run_dir)
-    finished = [t for t in run.trials if t.state in ("TERMINATED", "STOPPED", "ERROR")]
+    ended = ("TERMINATED", "STOPPED", "ERROR")
+    finished = [t for t in run.searched if t.state in ended]
     ledger = ledger_for(run_dir).ledger
     # ended by its time budget: as complete as it will get (exit 0; a resume with a
     # raised budget continues it)
-    by_time = ledger.stopped is not None and len(finished) == len(run.trials)
-    complete = len(finished) >= budget or by_time
+    by_time = ledger.stopped is not None and all(t.state in ended for t in run.trials)
+    missing = _confirmations_missing(space, run) if not by_time else 0
+    complete = (len(finished) >= budget or by_time) and not missing
     if complete:
         _fail_orphaned_optuna_trials(space, run_dir)
     best_file: Path | None = None
@@ -297,6 +315,8 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
             echo(f"final run:   raytrain train {best_file}")
     else:
         echo(render_top(run, k=5))
+        if space.confirm is not None:
+            echo(render_finalists(run) or "no confirmation trials yet.")
         if run.best(1):
             best_file = export_best(run_dir, SearchRunLayout(run_dir).best_yaml, top_k=1)[0]
             echo(f"best config: {best_file}")
@@ -311,8 +331,9 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
             f"raytrain tune {run_dir} --resume budget.<key>=<hours>"
         )
     if not complete:
+        confirming = f", {missing} confirmation trial(s) to run" if missing else ""
         echo(
-            f"{len(finished)}/{budget} trials finished. Continue with: "
+            f"{len(finished)}/{budget} trials finished{confirming}. Continue with: "
             f"raytrain tune {run_dir} --resume"
         )
     return TuneOutcome(

@@ -86,6 +86,7 @@ class Toy(pl.LightningModule):
         self.log("worker_pid", float(os.getpid()))  # "pid" is a Tune key
         self.log("world_size", float(self.trainer.world_size))
         self.log("key_ok", self.key_ok)
+        self.log("torch_seed", float(torch.initial_seed()))  # the config's seed, as applied
 
     def on_validation_epoch_end(self):
         time.sleep(self.epoch_seconds)
@@ -614,3 +615,55 @@ def test_two_worker_ddp_trials_are_served_warm(tmp_path):
         assert epochs_of(run_dir, tid, "world_size") == [2.0, 2.0]
     pids = {epochs_of(run_dir, tid, "worker_pid")[0] for tid in rows}
     assert len(pids) == 1, f"each DDP trial got new processes: {pids}"
+
+
+def test_confirm_reruns_the_finalists_and_best_yaml_takes_the_mean(tmp_path):
+    """3 sampled trials of 1 epoch, then `confirm: {top_k: 2, seeds: 2}`: the two best
+    re-run with seeds 1 and 2 as four more trials of the same run (ASHA cannot stop them),
+    best.yaml carries mean/std/n/seeds, status and trials.csv show the re-runs, and
+    `raytrain confirm --top-k 2 --seeds 3` afterwards adds only the two missing ones."""
+    write_project(tmp_path)
+    space = {
+        "name": "confirmed",
+        "config": {**BASE, "trainer": {"max_epochs": 1}},
+        "metric": "val_acc",
+        "mode": "max",
+        "parameters": {"optimizer.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
+        "search": {"sampler": "random", "num_samples": 3, "seed": 0},
+        "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        "confirm": {"top_k": 2, "seeds": 2},
+    }
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
+    proc = run(["tune", "space.yaml", "--no-live"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_dir = tmp_path / "runs" / "confirmed"
+    rows = table(run_dir)
+    reruns = {t: r for t, r in rows.items() if r["confirms"]}
+    sampled = {t: r for t, r in rows.items() if not r["confirms"]}
+    assert len(sampled) == 3 and len(reruns) == 4, rows
+    top2 = sorted(sampled, key=lambda t: -float(sampled[t]["best_value"]))[:2]
+    assert sorted((r["confirms"], r["seed"]) for r in reruns.values()) == sorted(
+        (t, s) for t in top2 for s in ("1", "2")
+    )
+    for tid, r in reruns.items():
+        assert (
+            r["state"] == "TERMINATED"
+            and r["param.optimizer.lr"] == (sampled[r["confirms"]]["param.optimizer.lr"])
+        )
+        assert epochs_of(run_dir, tid, "torch_seed") == [float(r["seed"])]
+    confirm = yaml.safe_load((run_dir / "best.yaml").read_text())["provenance"]["confirm"]
+    assert confirm["n"] == 2 and confirm["seeds"] == [1, 2] and confirm["pick"] == "mean"
+    values = [float(reruns[t]["best_value"]) for t in confirm["trials"]]
+    assert confirm["mean"] == pytest.approx(sum(values) / 2) and confirm["std"] is not None
+    assert confirm["rank_confirmed"] == 1
+    status = run(["status", str(run_dir)], cwd=tmp_path, timeout=60)
+    assert status.returncode == 0 and "seed 2" in status.stdout, status.stdout
+    assert "confirmed finalists by mean" in status.stdout
+    # afterwards, one more seed: only the two missing re-runs run (none twice)
+    again = run(["confirm", str(run_dir), "--top-k", "2", "--seeds", "3", "--no-live"], tmp_path)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    rows = table(run_dir)
+    pairs = [(r["confirms"], r["seed"]) for r in rows.values() if r["confirms"]]
+    assert len(rows) == 9 and sorted(pairs) == sorted((t, s) for t in top2 for s in "123")
+    confirm = yaml.safe_load((run_dir / "best.yaml").read_text())["provenance"]["confirm"]
+    assert confirm["n"] == 3 and confirm["seeds"] == [1, 2, 3]
