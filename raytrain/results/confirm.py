@@ -131,6 +131,14 @@ def plan(
     return [(t.trial_id, s) for t in best_of(records, mode, top_k) for s in new]
 
 
+def missing(
+    records: Sequence[TrialRecord], mode: str, top_k: int, seeds: int, base_seed: int | None
+) -> int:
+    """Planned confirmation trials (`plan`) that have not ended yet."""
+    ended = {(t.confirms, t.seed) for t in records if t.confirms is not None and t.finished}
+    return sum(1 for pair in plan(records, mode, top_k, seeds, base_seed) if pair not in ended)
+
+
 def export_order(records: Sequence[TrialRecord], mode: str, pick: str) -> list[TrialRecord]:
     """Searched trials best first for export: confirmed finalists by their statistic
     (once all are confirmed), then the rest by their single best value."""

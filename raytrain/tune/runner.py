@@ -31,7 +31,7 @@ from raytrain.executor.pool import pool_name, start_pool
 from raytrain.executor.trainable import ExecutorPoolCallback, make_warm_trainable
 from raytrain.layout import SearchRunLayout
 from raytrain.results import load_run
-from raytrain.results.confirm import plan as confirm_plan
+from raytrain.results.confirm import missing as confirmations_missing
 from raytrain.results.confirm import render_finalists
 from raytrain.results.export import export_best, export_pareto, render_front, render_top
 from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
@@ -278,16 +278,6 @@ def _build_or_restore(
     )
 
 
-def _confirmations_missing(space: Space, run: Any) -> int:
-    """Planned confirmation trials (finalist, seed) that have not ended yet."""
-    if space.confirm is None:
-        return 0
-    c = space.confirm
-    wanted = confirm_plan(run.searched, run.mode, c.top_k, c.seeds, space.config.get("seed"))
-    ended = {(t.confirms, t.seed) for t in run.trials if t.confirms is not None and t.finished}
-    return sum(1 for pair in wanted if pair not in ended)
-
-
 def _gpus_per_trial(space: Space) -> float:
     return space.resources.workers_per_trial * space.resources.gpus_per_worker
 
@@ -300,7 +290,11 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
     # ended by its time budget: as complete as it will get (exit 0; a resume with a
     # raised budget continues it)
     by_time = ledger.stopped is not None and all(t.state in ended for t in run.trials)
-    missing = _confirmations_missing(space, run) if not by_time else 0
+    missing = 0
+    if space.confirm is not None and not by_time:
+        c = space.confirm
+        seed = space.config.get("seed")
+        missing = confirmations_missing(run.trials, run.mode, c.top_k, c.seeds, seed)
     complete = (len(finished) >= budget or by_time) and not missing
     if complete:
         _fail_orphaned_optuna_trials(space, run_dir)

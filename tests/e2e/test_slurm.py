@@ -52,7 +52,7 @@ def slurm(*argv: str) -> str:
 # Each validation epoch sleeps, so a trial lasts a known minimum time and the test can stop the
 # search while one runs. With the built-in MLP a warm trial of 2 epochs took ~0.5 s, and on a
 # quiet CI machine the resumed search finished every trial between two polls (stop 21).
-SLOW_MODULE = '''
+SLOW_MODULE = """
 import time
 
 import lightning.pytorch as pl
@@ -76,7 +76,7 @@ class SlowNet(pl.LightningModule):
 
     def on_validation_epoch_end(self):
         time.sleep(self.epoch_seconds)
-'''
+"""
 
 EPOCH_SECONDS = 3.0
 

@@ -16,7 +16,7 @@ from raytrain.errors import InputError
 from raytrain.layout import SearchRunLayout
 from raytrain.results import RunWriter, load_run
 from raytrain.results._records import TrialRecord
-from raytrain.results.confirm import chosen, export_order, finalists, plan, score
+from raytrain.results.confirm import chosen, export_order, finalists, missing, plan, score
 from raytrain.space import dump_space, load_space, materialize, render_plan
 from raytrain.space.confirm import CONFIRM_KEY, confirmation_seeds, split_confirm
 
@@ -118,6 +118,11 @@ def test_plan_takes_the_top_k_searched_trials_with_the_same_new_seeds():
     assert confirmation_seeds(None, 2) == [1, 2]
     pairs = plan(lucky_run(), "max", top_k=2, seeds=2, base_seed=10)
     assert pairs == [("a", 11), ("a", 12), ("b", 11), ("b", 12)]  # re-runs never finalists
+    assert missing(lucky_run(), "max", top_k=2, seeds=3, base_seed=0) == 0
+    assert missing(lucky_run(), "max", top_k=3, seeds=4, base_seed=0) == 3  # seed 4 of a/b/c
+    running = lucky_run()
+    running[-1].state = "RUNNING"
+    assert missing(running, "max", top_k=3, seeds=3, base_seed=0) == 1
 
 
 # ---------------------------------------------------------------- the space key
@@ -215,7 +220,7 @@ def test_trials_csv_has_the_confirmation_columns_and_reads_back(tmp_path):
         assert col in header
     rows = {
         r.split(",")[0]: dict(zip(header, r.split(","), strict=True)) for r in text.splitlines()[1:]
-    }  # noqa: E501
+    }
     assert rows["a_s2"]["confirms"] == "a" and rows["a_s2"]["seed"] == "2"
     assert float(rows["a"]["confirm_mean"]) == pytest.approx(0.82)
     assert (rows["a"]["rank_single"], rows["a"]["rank_confirmed"]) == ("1", "2")
