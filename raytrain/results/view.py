@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.text import Text
 
 from raytrain.results._records import Run, TrialRecord, is_finite, sort_key
-from raytrain.results.confirm import render_finalists
+from raytrain.results.confirm import chosen, render_finalists
 from raytrain.results.format import fmt_param, fmt_value, short_names
 from raytrain.results.states import (
     ERROR,
@@ -245,6 +245,10 @@ def summary_line(run: Run, now: datetime | None = None) -> Text:
         text.append(f" | best {run.metric} ")
         text.append(fmt_value(b.best_value), style="bold green")
         text.append(f" ({b.trial_id}, epoch {b.best_epoch})")
+        pick = chosen(run.trials, run.mode, run.confirm_pick)
+        if pick is not None:
+            text.append(f" | chosen by {run.confirm_pick} over new seeds: ")
+            text.append(pick.trial.trial_id, style="bold green")
     else:
         text.append(f" | no finite {run.metric} yet")
     text.append(f" | {'finished' if run.finished else _ago(run.updated_at, now)}")

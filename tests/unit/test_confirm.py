@@ -287,3 +287,17 @@ def test_status_and_analyze_show_reruns_mean_std_and_rank_change(tmp_path):
     console = Console(width=160, record=True)
     console.print(render_text(result))
     assert "confirmed finalists by mean" in console.export_text()
+
+
+def test_the_live_view_says_which_trial_a_rerun_repeats(tmp_path, capsys):
+    from raytrain.tune.live import LiveState, LiveView
+
+    root = finished_run(tmp_path, {"a": 0.9, "b": 0.8}, {"a": [0.85, 0.87]})
+    run = load_run(root)
+    state = LiveState(name="conf", metric="val_acc", mode="max", budget=6, concurrency=1,
+                      trials=run.trials, param_paths=run.param_paths)  # fmt: skip
+    view = LiveView(live=False)
+    view.start(0.0)
+    view.event(state, "a_s2", 1.0)
+    out = capsys.readouterr().out
+    assert "[4/6] a_s2 (re-run of a, seed 2) done at epoch 1: val_acc=0.87" in out
