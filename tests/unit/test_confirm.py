@@ -11,14 +11,21 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
+from raytrain.cli import main
+from raytrain.cli.confirm import has_confirm_step
 from raytrain.errors import InputError
 from raytrain.layout import SearchRunLayout
 from raytrain.results import RunWriter, load_run
 from raytrain.results._records import TrialRecord
+from raytrain.results.analysis import analyze, render_text, to_json
 from raytrain.results.confirm import chosen, export_order, finalists, missing, plan, score
+from raytrain.results.export import export_best, export_confirmed
+from raytrain.results.view import ordered, status_view
 from raytrain.space import dump_space, load_space, materialize, render_plan
 from raytrain.space.confirm import CONFIRM_KEY, confirmation_seeds, split_confirm
+from raytrain.tune.live import LiveState, LiveView
 
 SPACE: dict[str, Any] = {
     "name": "conf",
@@ -233,8 +240,6 @@ def test_trials_csv_has_the_confirmation_columns_and_reads_back(tmp_path):
 
 
 def test_best_yaml_is_the_best_statistic_with_its_provenance(tmp_path):
-    from raytrain.results.export import export_best, export_confirmed
-
     root = finished_run(
         tmp_path, {"a": 0.99, "b": 0.95, "c": 0.5}, {"a": [0.8, 0.82, 0.84], "b": [0.93, 0.95]}
     )
@@ -254,19 +259,12 @@ def test_best_yaml_is_the_best_statistic_with_its_provenance(tmp_path):
 
 
 def test_export_confirmed_explains_a_run_without_reruns(tmp_path):
-    from raytrain.results.export import export_confirmed
-
     root = finished_run(tmp_path, {"a": 0.9, "b": 0.8}, {})
     with pytest.raises(InputError, match="raytrain confirm"):
         export_confirmed(root)
 
 
 def test_status_and_analyze_show_reruns_mean_std_and_rank_change(tmp_path):
-    from rich.console import Console
-
-    from raytrain.results.analysis import analyze, render_text, to_json
-    from raytrain.results.view import ordered, status_view
-
     root = finished_run(
         tmp_path, {"a": 0.99, "b": 0.95, "c": 0.5}, {"a": [0.8, 0.82, 0.84], "b": [0.93, 0.95]}
     )
@@ -290,8 +288,6 @@ def test_status_and_analyze_show_reruns_mean_std_and_rank_change(tmp_path):
 
 
 def test_the_live_view_says_which_trial_a_rerun_repeats(tmp_path, capsys):
-    from raytrain.tune.live import LiveState, LiveView
-
     root = finished_run(tmp_path, {"a": 0.9, "b": 0.8}, {"a": [0.85, 0.87]})
     run = load_run(root)
     state = LiveState(name="conf", metric="val_acc", mode="max", budget=6, concurrency=1,
@@ -301,3 +297,13 @@ def test_the_live_view_says_which_trial_a_rerun_repeats(tmp_path, capsys):
     view.event(state, "a_s2", 1.0)
     out = capsys.readouterr().out
     assert "[4/6] a_s2 (re-run of a, seed 2) done at epoch 1: val_acc=0.87" in out
+
+
+def test_confirm_command_refuses_a_run_without_the_confirmation_step(tmp_path, capsys):
+    root = finished_run(tmp_path, {"a": 0.9, "b": 0.8}, {})
+    assert main(["confirm", str(root), "--top-k", "2", "--seeds", "2"]) == 2
+    assert "no confirmation step" in capsys.readouterr().err
+    # the state file of a run started with it names the step (raytrain.cli.confirm)
+    (root / "trials" / "search_gen_state-x.json").write_bytes(b"..name:ConfirmSearcher..")
+    assert has_confirm_step(SearchRunLayout(root))
+    assert main(["confirm", str(tmp_path / "nope")]) == 2
