@@ -179,10 +179,8 @@ def export_best(run_dir: Path, out: Path | None = None, *, top_k: int = 1) -> li
         path.parent.mkdir(parents=True, exist_ok=True)
         config = exported_config(run, record, space)
         text = yaml.safe_dump(config, sort_keys=False)
-        how = ""
-        if "confirm" in config["provenance"]:
-            c = config["provenance"]["confirm"]
-            how = f"; {c['pick']} over {c['n']} new seeds {c['mean']:.6g} (std {c['std']:.3g})"
+        confirmed = _finalist_of(run, record)
+        how = f"; over new seeds {fmt_stat(confirmed)}" if confirmed is not None else ""
         header = (
             f"# raytrain export of run '{run.name}', rank {rank}: trial {record.trial_id}, "
             f"{run.metric}={record.best_value:.6g} at epoch {record.best_epoch}{how}\n"
