@@ -80,10 +80,12 @@ def is_confirmation(trial: Trial) -> bool:
 
 
 class ConfirmSearcher(Searcher):
-    def __init__(self, searcher: Searcher, run_dir: Path) -> None:
+    def __init__(self, searcher: Searcher, run_dir: Path, cap: int | None = None) -> None:
+        """`cap`: the most trials the sampler has (a grid's size; None: no limit)."""
         super().__init__(metric=searcher.metric, mode=searcher.mode)
         self.searcher = searcher
         self.run_dir = Path(run_dir)
+        self.cap = cap
         self._num_samples: int | None = None  # read from space.yaml (a resume may raise it)
         self._sampled: list[str] = []  # trial ids the sampler suggested
         self._ended: set[str] = set()  # ... of those, the ones that ended
@@ -94,9 +96,10 @@ class ConfirmSearcher(Searcher):
 
     @property
     def num_samples(self) -> int:
-        """The sampled trials: `search.num_samples` of the stored space."""
+        """The sampled trials: `search.num_samples` of the stored space (at most `cap`)."""
         if self._num_samples is None:
-            self._num_samples = read_budget(self.run_dir) or 0
+            n = read_budget(self.run_dir) or 0
+            self._num_samples = n if self.cap is None else min(n, self.cap)
         return self._num_samples
 
     def __getstate__(self) -> dict[str, Any]:

@@ -211,7 +211,11 @@ def _build_or_restore(
     searcher = BudgetedSearchGenerator(
         BudgetGate(
             ConcurrencyLimiter(
-                ConfirmSearcher(make_searcher(space, run_dir, options.warm), run_dir=run_dir),
+                ConfirmSearcher(
+                    make_searcher(space, run_dir, options.warm),
+                    run_dir=run_dir,
+                    cap=grid_size(space) if SAMPLERS[space.search.sampler].finite_only else None,
+                ),
                 max_concurrent=concurrency,
             ),
             run_dir=run_dir,

@@ -136,6 +136,17 @@ def test_a_restored_searcher_suggests_no_rerun_twice(tmp_path):
     assert rest[2] == Searcher.FINISHED
 
 
+def test_a_grid_smaller_than_num_samples_is_confirmed_after_its_last_point(tmp_path):
+    root = run_dir(tmp_path, {"top_k": 1, "seeds": 2}, num_samples=5)
+    sampler = Sampler()
+    drive = Driver(root, ConfirmSearcher(sampler, root, cap=2))
+    for value in (0.6, 0.9):
+        tid, _ = drive.suggest()
+        drive.finish(tid, value)
+    assert drive.suggest()[1][CONFIRM_KEY] == {"of": "t2", "seed": 6}
+    assert sampler.n == 2
+
+
 def test_without_confirm_the_search_ends_after_its_samples(tmp_path):
     root = run_dir(tmp_path, None, num_samples=1)
     drive = Driver(root, ConfirmSearcher(Sampler(), root))
