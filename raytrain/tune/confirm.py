@@ -92,7 +92,9 @@ class ConfirmSearcher(Searcher):
         self._sampler_done = False  # the sampler said FINISHED (a grid used up)
         self._confirm: dict[str, list[Any]] = {}  # trial id -> [finalist id, seed]
         self._plan: list[list[Any]] | None = None  # [finalist id, seed], once computed
-        self._plan_of = 0  # how many sampled trials the plan was made from
+        # what the plan was made from: sampled trials, top_k, seeds (`raytrain confirm`
+        # may ask for more of either on a confirmed run)
+        self._plan_of: list[int] = []
 
     @property
     def num_samples(self) -> int:
@@ -132,13 +134,14 @@ class ConfirmSearcher(Searcher):
         limits = ConfirmLimits.of_run(self.run_dir)
         if limits is None:
             return []
-        if self._plan is None or self._plan_of != len(self._sampled):
+        made_of = [len(self._sampled), limits.top_k, limits.seeds]
+        if self._plan is None or self._plan_of != made_of:
             run = load_run(self.run_dir)
             sampled = set(self._sampled)
             records = [t for t in run.trials if t.trial_id in sampled]
             found = plan(records, run.mode, limits.top_k, limits.seeds, limits.base_seed)
             self._plan = [[of, seed] for of, seed in found]
-            self._plan_of = len(self._sampled)
+            self._plan_of = made_of
         done = {(str(of), int(seed)) for of, seed in self._confirm.values()}
         return [(str(of), int(s)) for of, s in self._plan if (str(of), int(s)) not in done]
 
@@ -176,7 +179,7 @@ class ConfirmSearcher(Searcher):
         self._sampler_done = bool(state["sampler_done"])
         self._confirm = dict(state["confirm"])
         self._plan = state["plan"]
-        self._plan_of = int(state["plan_of"])
+        self._plan_of = list(state["plan_of"])
 
     def save(self, checkpoint_path: str) -> None:
         self.searcher.save(checkpoint_path)

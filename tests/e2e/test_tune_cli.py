@@ -626,8 +626,8 @@ def test_confirm_reruns_the_finalists_and_best_yaml_takes_the_mean(tmp_path):
     space = {
         "name": "confirmed",
         "config": {**BASE, "trainer": {"max_epochs": 1}},
-        "metric": "val_acc",
-        "mode": "max",
+        "metric": "val_loss",  # continuous: no ties between the finalists
+        "mode": "min",
         "parameters": {"optimizer.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
         "search": {"sampler": "random", "num_samples": 3, "seed": 0},
         "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
@@ -641,7 +641,7 @@ def test_confirm_reruns_the_finalists_and_best_yaml_takes_the_mean(tmp_path):
     reruns = {t: r for t, r in rows.items() if r["confirms"]}
     sampled = {t: r for t, r in rows.items() if not r["confirms"]}
     assert len(sampled) == 3 and len(reruns) == 4, rows
-    top2 = sorted(sampled, key=lambda t: -float(sampled[t]["best_value"]))[:2]
+    top2 = sorted(sampled, key=lambda t: (float(sampled[t]["best_value"]), t))[:2]
     assert sorted((r["confirms"], r["seed"]) for r in reruns.values()) == sorted(
         (t, s) for t in top2 for s in ("1", "2")
     )

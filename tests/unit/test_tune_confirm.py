@@ -134,6 +134,13 @@ def test_a_restored_searcher_suggests_no_rerun_twice(tmp_path):
     assert searcher.get_state()["confirm"][handed_out] == ["t2", 6]
     assert [c[CONFIRM_KEY]["seed"] for c in rest[:2]] == [7, 8]
     assert rest[2] == Searcher.FINISHED
+    # `raytrain confirm --top-k 2 --seeds 3` later: only the second finalist's three re-runs
+    data = yaml.safe_load(SearchRunLayout(root).space.read_text())
+    data["confirm"]["top_k"] = 2
+    SearchRunLayout(root).space.write_text(yaml.safe_dump(data))
+    more = [drive.suggest()[1] for _ in range(4)]
+    assert [c[CONFIRM_KEY] for c in more[:3]] == [{"of": "t3", "seed": s} for s in (6, 7, 8)]
+    assert more[3] == Searcher.FINISHED
 
 
 def test_a_grid_smaller_than_num_samples_is_confirmed_after_its_last_point(tmp_path):
