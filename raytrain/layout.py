@@ -186,7 +186,7 @@ class SearchRunLayout:
                 [
                     Problem(
                         key,
-                        "differs from the run being resumed; only search.num_samples and "
+                        "differs from the run being resumed; only search.num_samples, confirm and "
                         "budget may change on --resume (start a new run with --name for a "
                         "different space)",
                         file=str(self.space),
