@@ -45,6 +45,10 @@ RESUMABLE_KEYS = {
     ("budget", "wall_clock"),
     ("budget", "trial_hours"),
     ("budget", "gpu_hours"),
+    # `raytrain confirm` adds confirmation trials to a run (raytrain.tune.confirm)
+    ("confirm", "top_k"),
+    ("confirm", "seeds"),
+    ("confirm", "pick"),
 }
 LOCK_NAME = "driver.lock"  # raytrain.runlock; its `.takeover` guard sits beside it
 
@@ -134,6 +138,7 @@ class SearchRunLayout:
     trials_csv = Child("trials.csv")
     best_yaml = Child("best.yaml")
     pareto_dir = Child("pareto")  # export --pareto: one YAML per Pareto-front trial
+    confirmed_dir = Child("confirmed")  # export --confirmed: one YAML per confirmed finalist
     warm_json = Child("warm_start.json")  # `tune --warm-from`: the earlier runs used
     budget_json = Child("budget.json")  # the budget ledger (raytrain.tune.ledger)
     lock = Child(LOCK_NAME)
@@ -181,7 +186,7 @@ class SearchRunLayout:
                 [
                     Problem(
                         key,
-                        "differs from the run being resumed; only search.num_samples and "
+                        "differs from the run being resumed; only search.num_samples, confirm and "
                         "budget may change on --resume (start a new run with --name for a "
                         "different space)",
                         file=str(self.space),

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "table of a run's trials, read from disk"),
     "analyze": ("analyze", "top trials, parameter importance and plots of a run"),
     "export": ("export", "write the best config(s) of a run as runnable train configs"),
+    "confirm": ("confirm", "re-run the k best configs of a run with new seeds"),
     "train": ("train", "one training run of a config on Ray Train (the final run)"),
     "dashboard": ("dashboard", "serve TensorBoard (and optuna-dashboard) for a run"),
     "slurm": ("slurm", "render and submit an sbatch job that runs `raytrain tune`"),

@@ -1,5 +1,6 @@
 """`raytrain export RUN_DIR [-o best.yaml] [--top-k K]`: best config(s) as train configs.
 
+A run with confirmation trials: `--confirmed [-o DIR]` (one file per confirmed finalist).
 A run with several objectives: `--pareto [-o DIR]` (one file per Pareto-front trial), or
 one choice, `--pick objective=NAME` / `--weights a=1,b=0.1`.
 """
@@ -20,11 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="output file (default: RUN_DIR/best.yaml); with --top-k K > 1, "
-        "files are named <stem>-1.yaml ... <stem>-K.yaml; with --pareto a folder "
-        "(default: RUN_DIR/pareto/)",
+        "files are named <stem>-1.yaml ... <stem>-K.yaml; with --pareto or --confirmed a "
+        "folder (default: RUN_DIR/pareto/, RUN_DIR/confirmed/)",
     )
     parser.add_argument("--top-k", type=int, default=1, help="export the K best trials")
     several = parser.add_mutually_exclusive_group()
+    several.add_argument(
+        "--confirmed",
+        action="store_true",
+        help="a run with confirmation trials: one YAML per confirmed finalist, best "
+        "statistic first (default folder: RUN_DIR/confirmed/)",
+    )
     several.add_argument(
         "--pareto",
         action="store_true",
@@ -48,7 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from raytrain.layout import SearchRunLayout
-    from raytrain.results.export import export_best, export_choice, export_pareto
+    from raytrain.results.export import (
+        export_best,
+        export_choice,
+        export_confirmed,
+        export_pareto,
+    )
 
     if args.top_k < 1:
         raise InputError("--top-k must be at least 1")
@@ -59,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.pareto:
         paths = export_pareto(args.run_dir, args.output)
+    elif args.confirmed:
+        paths = export_confirmed(args.run_dir, args.output)
     elif args.pick is not None or args.weights is not None:
         paths = export_choice(
             args.run_dir, args.output, pick=args.pick, weights=args.weights, top_k=args.top_k
@@ -67,5 +81,5 @@ def run(args: argparse.Namespace) -> int:
         paths = export_best(args.run_dir, args.output, top_k=args.top_k)
     for path in paths:
         print(f"wrote {path}")
-    print(f"final run: raytrain train {paths[0 if args.pareto else -1]}")
+    print(f"final run: raytrain train {paths[0 if args.pareto or args.confirmed else -1]}")
     return 0

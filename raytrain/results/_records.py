@@ -60,6 +60,10 @@ class TrialRecord:
     objectives: dict[str, float | None] = field(default_factory=dict)
     feasible: bool | None = None
     pareto_rank: int | None = None
+    # a confirmation trial (`confirm:` of the space): the trial whose parameters it
+    # re-runs, and its seed (raytrain.space.confirm)
+    confirms: str | None = None
+    seed: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -136,8 +140,9 @@ def read_metrics_csv(path: Path) -> list[dict[str, float]]:
 
 
 def best_of(trials: Sequence[TrialRecord], mode: str, k: int = 1) -> list[TrialRecord]:
-    """The k trials with the best finite `best_value`, best first."""
-    scored = [t for t in trials if is_finite(t.best_value)]
+    """The k searched trials with the best finite `best_value`, best first (confirmation
+    trials repeat a finalist; `raytrain.results.confirm` ranks those)."""
+    scored = [t for t in trials if is_finite(t.best_value) and t.confirms is None]
     scored.sort(key=lambda t: (sort_key(t.best_value, mode), t.trial_id))
     return scored[:k]
 
@@ -181,8 +186,20 @@ class Run:
     warm_start: dict[str, Any] | None = None
 
     def best(self, k: int = 1) -> list[TrialRecord]:
-        """The k trials with the best finite `best_value`, best first."""
+        """The k searched trials with the best finite `best_value`, best first."""
         return best_of(self.trials, self.mode, k)
+
+    @property
+    def searched(self) -> list[TrialRecord]:
+        """The trials the sampler chose (not the confirmation re-runs)."""
+        return [t for t in self.trials if t.confirms is None]
+
+    @property
+    def confirm_pick(self) -> str:
+        """The statistic `confirm:` ranks finalists by (`mean` unless the space says)."""
+        confirm = self.space.get("confirm")
+        pick = confirm.get("pick") if isinstance(confirm, dict) else None
+        return "lcb" if pick == "lcb" else "mean"
 
     def counts(self) -> dict[str, int]:
         """Number of trials per state (every state present, zero when none)."""

@@ -3,8 +3,11 @@
 Columns: the fixed `BASE_COLUMNS`; in a multi-objective run one `objective.<name>` column
 per objective (its value at the trial's last epoch), `pareto_rank` (1 = on the Pareto
 front, empty for infeasible trials) and `feasible` (every constraint met: True/False);
-then one `param.<dotted path>` column per parameter (empty when a conditional parameter is
-absent from a trial). The file is always replaced
+in a run with confirmation trials (`confirm:`) `confirms` and `seed` (which trial a
+confirmation trial re-runs, with which seed) and, on each finalist's row, the mean, std and
+count of its re-runs' values and its rank by single best value and by the statistic
+(`CONFIRM_COLUMNS`; raytrain.results.confirm); then one `param.<dotted path>` column per
+parameter (empty when a conditional parameter is absent from a trial). The file is always replaced
 atomically (temp file + os.replace) so a reader polling it never sees half a file.
 """
 
@@ -16,12 +19,15 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raytrain.results._records import TrialRecord
+
+if TYPE_CHECKING:
+    from raytrain.results.confirm import Finalist
 
 BASE_COLUMNS = (
     "trial_id",
@@ -39,6 +45,15 @@ BASE_COLUMNS = (
 PARAM_PREFIX = "param."
 OBJECTIVE_PREFIX = "objective."
 PARETO_COLUMNS = ("pareto_rank", "feasible")
+CONFIRM_COLUMNS = (
+    "confirms",
+    "seed",
+    "confirm_mean",
+    "confirm_std",
+    "confirm_n",
+    "rank_single",
+    "rank_confirmed",
+)
 
 
 def format_cell(value: Any) -> str:
@@ -78,7 +93,10 @@ def _opt_time(cell: str) -> datetime | None:
 
 
 def record_to_row(
-    record: TrialRecord, param_paths: Sequence[str], objectives: Sequence[str] = ()
+    record: TrialRecord,
+    param_paths: Sequence[str],
+    objectives: Sequence[str] = (),
+    confirm: Mapping[str, Finalist] | None = None,
 ) -> list[str]:
     base = [
         record.trial_id,
@@ -97,8 +115,13 @@ def record_to_row(
     if objectives:
         pareto = [*(record.objectives.get(o) for o in objectives), record.pareto_rank]
         pareto.append(record.feasible)
+    confirmed: list[Any] = []
+    if confirm is not None:
+        f = confirm.get(record.trial_id)
+        confirmed = [record.confirms, record.seed]
+        confirmed += [f.mean, f.std, f.n, f.rank_single, f.rank_confirmed] if f else [None] * 5
     params = [record.params.get(p) for p in param_paths]
-    return [format_cell(v) for v in (*base, *pareto, *params)]
+    return [format_cell(v) for v in (*base, *pareto, *confirmed, *params)]
 
 
 def row_to_record(row: dict[str, str]) -> TrialRecord:
@@ -120,6 +143,8 @@ def row_to_record(row: dict[str, str]) -> TrialRecord:
         objectives=objectives,
         feasible=feasible == "True" if feasible else None,
         pareto_rank=_opt_int(get("pareto_rank")),
+        confirms=get("confirms") or None,
+        seed=_opt_int(get("seed")),
         trial_id=get("trial_id"),
         state=get("state") or "PENDING",
         params=params,
@@ -136,15 +161,22 @@ def row_to_record(row: dict[str, str]) -> TrialRecord:
 
 
 def render_table(
-    records: Iterable[TrialRecord], param_paths: Sequence[str], objectives: Sequence[str] = ()
+    records: Iterable[TrialRecord],
+    param_paths: Sequence[str],
+    objectives: Sequence[str] = (),
+    confirm: Mapping[str, Finalist] | None = None,
 ) -> str:
-    """The table; `objectives` (a multi-objective run's names) add the Pareto columns."""
+    """The table; `objectives` (a multi-objective run's names) add the Pareto columns,
+    `confirm` (finalists by trial id; empty or not None once a run has confirmation
+    trials) the confirmation columns."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     pareto = [*(OBJECTIVE_PREFIX + o for o in objectives), *PARETO_COLUMNS] if objectives else []
-    writer.writerow([*BASE_COLUMNS, *pareto, *(PARAM_PREFIX + p for p in param_paths)])
+    confirmed = list(CONFIRM_COLUMNS) if confirm is not None else []
+    header = [*BASE_COLUMNS, *pareto, *confirmed, *(PARAM_PREFIX + p for p in param_paths)]
+    writer.writerow(header)
     for record in records:
-        writer.writerow(record_to_row(record, param_paths, objectives))
+        writer.writerow(record_to_row(record, param_paths, objectives, confirm))
     return buf.getvalue()
 
 

@@ -28,7 +28,9 @@ from raytrain.results._records import (
     summarise_objectives,
 )
 from raytrain.results._table import atomic_write_text, read_table, render_table
+from raytrain.results.confirm import finalists
 from raytrain.results.states import ERROR, FINISHED_STATES, PENDING, RUNNING
+from raytrain.space.confirm import split_confirm
 from raytrain.space.types import Constraint, Objective
 
 
@@ -57,10 +59,12 @@ class RunWriter:
         objectives: Sequence[Objective] = (),
         constraints: Sequence[Constraint] = (),
         tensorboard: bool = True,
+        confirm_pick: str = "mean",
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`objectives` (2 or more) make it a multi-objective run's writer: trials.csv
-        then has each objective, the Pareto rank and feasibility (`constraints`)."""
+        then has each objective, the Pareto rank and feasibility (`constraints`).
+        `confirm_pick`: the statistic that ranks confirmed finalists (`confirm.pick`)."""
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
         self.run_dir = Path(run_dir)
@@ -71,6 +75,7 @@ class RunWriter:
         self.objectives = tuple(objectives) if len(objectives) > 1 else ()
         self.constraints = tuple(constraints) if self.objectives else ()
         self.tensorboard = tensorboard
+        self.confirm_pick = confirm_pick
         self._clock = clock  # injectable so tests and demos can fake a long run
         self.layout.trials_dir.mkdir(parents=True, exist_ok=True)
         existing, existing_params = read_table(self.layout.trials_csv)
@@ -87,10 +92,14 @@ class RunWriter:
 
     # ----------------------------------------------------------------- trial events
     def trial_added(self, trial_id: str, params: Mapping[str, Any]) -> None:
-        """A trial was created (PENDING); its sampled parameters go to params.json."""
+        """A trial was created (PENDING); its sampled parameters go to params.json (a
+        confirmation trial's tag to its record: `raytrain.space.confirm`)."""
         state = self._trial(trial_id)
         record = self._records[trial_id]
-        params = redact(dict(params))  # nothing written shows a secret (raytrain.redaction)
+        params, tag = split_confirm(params)
+        if tag is not None:
+            record.confirms, record.seed = tag.of, tag.seed
+        params = redact(params)  # nothing written shows a secret (raytrain.redaction)
         if not record.finished:
             record.state = PENDING
         if params or not record.params:
@@ -272,5 +281,11 @@ class RunWriter:
         names = [o.name for o in self.objectives]
         if self.objectives:
             rank_records(list(self._records.values()), self.objectives)
-        text = render_table(self._records.values(), self.param_paths, names)
+        records = list(self._records.values())
+        confirm = None
+        if any(r.confirms is not None for r in records):
+            confirm = {
+                f.trial.trial_id: f for f in finalists(records, self.mode, self.confirm_pick)
+            }
+        text = render_table(records, self.param_paths, names, confirm)
         atomic_write_text(self.layout.trials_csv, text)

@@ -34,7 +34,7 @@ class Facts:
 
 
 def _scored(run: Run) -> list[TrialRecord]:
-    return [t for t in run.trials if is_finite(t.best_value)]
+    return [t for t in run.searched if is_finite(t.best_value)]
 
 
 def no_trials(f: Facts) -> list[str]:

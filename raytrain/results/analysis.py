@@ -14,6 +14,7 @@ from rich.text import Text
 
 from raytrain.results._records import Run, TrialRecord
 from raytrain.results.advice import Facts, advise
+from raytrain.results.confirm import Finalist, finalists, fmt_stat, rank_change
 from raytrain.results.format import fmt_value
 from raytrain.results.importance import Importance, param_importance
 from raytrain.results.specs import run_params
@@ -31,6 +32,8 @@ class Analysis:
     plots: list[Path] = field(default_factory=list)
     # a multi-objective run: importance for each objective (by its last-epoch values)
     by_objective: dict[str, Importance] = field(default_factory=dict)
+    # a run with confirmation trials: its finalists, best statistic first
+    confirmed: list[Finalist] = field(default_factory=list)
 
 
 def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
@@ -48,7 +51,8 @@ def analyze(run: Run, *, top_k: int = 5, plots: bool = True) -> Analysis:
         if run.multi_objective
         else {}
     )
-    return Analysis(run, top, importance, advice, written, by_objective)
+    confirmed = [] if run.multi_objective else finalists(run.trials, run.mode, run.confirm_pick)
+    return Analysis(run, top, importance, advice, written, by_objective, confirmed)
 
 
 def _num(v: float | None) -> float | None:
@@ -101,13 +105,53 @@ def to_json(a: Analysis) -> dict[str, Any]:
             if a.by_objective
             else {}
         ),
+        **(
+            {"confirmed": [finalist_json(f, run.confirm_pick) for f in a.confirmed]}
+            if a.confirmed
+            else {}
+        ),
         "advice": a.advice,
         "plots": [str(p) for p in a.plots],
     }
 
 
+def finalist_json(f: Finalist, pick: str) -> dict[str, Any]:
+    return {
+        "trial_id": f.trial.trial_id,
+        "pick": pick,
+        "statistic": _num(f.score),
+        "mean": _num(f.mean),
+        "std": _num(f.std),
+        "n": f.n,
+        "seeds": f.seeds,
+        "values": f.values,
+        "trials": [r.trial_id for r in f.runs],
+        "pending": f.pending,
+        "single_value": _num(f.trial.best_value),
+        "rank_single": f.rank_single,
+        "rank_confirmed": f.rank_confirmed,
+    }
+
+
 def fmt_share(share: float | None) -> str:
     return "-" if share is None else f"{share:.3f}"
+
+
+def _finalists_table(a: Analysis) -> FittedTable:
+    run, rows = a.run, a.confirmed
+    columns = [
+        Column("rank", [rank_change(f) for f in rows], names="rank (single run -> statistic)"),
+        Column("trial", [f.trial.trial_id for f in rows], justify="left", min_width=5),
+        Column(f"{run.metric} over new seeds", [fmt_stat(f) for f in rows], short_header="mean"),
+        Column(run.confirm_pick, [fmt_value(f.score) for f in rows]),
+        Column("single run", [fmt_value(f.trial.best_value) for f in rows], drop=2),
+        Column("seeds", [" ".join(map(str, f.seeds)) for f in rows], drop=1, justify="left"),
+    ]
+    return FittedTable(
+        columns,
+        row_keys=[f.trial.trial_id for f in rows],
+        title=f"confirmed finalists by {run.confirm_pick} (the original run is not counted)",
+    )
 
 
 def render_text(a: Analysis) -> RenderableType:
@@ -145,6 +189,8 @@ def render_text(a: Analysis) -> RenderableType:
         caption=params_caption(run.param_paths),
     )
     parts.append(top if a.top else Text(empty, style="yellow"))
+    if a.confirmed:
+        parts.append(_finalists_table(a))
     if a.importance.values:
         imp = Table(title="parameter importance", title_justify="left")
         imp.add_column("parameter")

@@ -26,6 +26,7 @@ from raytrain.errors import InputError, Problem
 from raytrain.layout import SearchRunLayout
 from raytrain.redaction import redact
 from raytrain.results import load_run
+from raytrain.results.confirm import Finalist, export_order, finalists, fmt_stat, provenance
 from raytrain.results.format import fmt_params, fmt_value
 from raytrain.results.states import state_label
 from raytrain.space import load_space, trial_train_config
@@ -104,6 +105,10 @@ def exported_config(
             "value": record.best_value,
             "epoch": record.best_epoch,
         }
+        confirmed = _finalist_of(run, record)
+        if confirmed is not None:
+            # chosen by the statistic over new seeds, not by this one run's value
+            result["confirm"] = provenance(confirmed, run.confirm_pick, run.metric, run.mode)
     cfg["provenance"] = {
         "experiment": run.name,
         "run_dir": str(Path(run.path).resolve()),
@@ -123,8 +128,17 @@ def exported_config(
     return _plain(redact(cfg))  # secrets as written (raytrain.redaction)
 
 
+def _finalist_of(run: Any, record: Any) -> Finalist | None:
+    for f in finalists(run.trials, run.mode, run.confirm_pick):
+        if f.trial.trial_id == record.trial_id and f.score is not None:
+            return f
+    return None
+
+
 def export_best(run_dir: Path, out: Path | None = None, *, top_k: int = 1) -> list[Path]:
-    """Write the best `top_k` trials; with k > 1 files are named `<stem>-<rank>.yaml`."""
+    """Write the best `top_k` trials; with k > 1 files are named `<stem>-<rank>.yaml`.
+    A run whose confirmation trials have all finished ranks its confirmed finalists first,
+    by their statistic (`confirm.pick`), then the other trials by their single best."""
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     if run.multi_objective:
@@ -140,7 +154,11 @@ def export_best(run_dir: Path, out: Path | None = None, *, top_k: int = 1) -> li
                 file=str(run_dir),
             )
         )
-    best = [r for r in run.best(top_k) if r.best_value is not None and math.isfinite(r.best_value)]
+    best = [
+        r
+        for r in export_order(run.trials, run.mode, run.confirm_pick)[:top_k]
+        if r.best_value is not None and math.isfinite(r.best_value)
+    ]
     if not best:
         raise InputError(
             Problem(
@@ -159,10 +177,13 @@ def export_best(run_dir: Path, out: Path | None = None, *, top_k: int = 1) -> li
     for rank, record in enumerate(best, start=1):
         path = out if top_k == 1 else out.with_name(f"{out.stem}-{rank}{out.suffix}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump(exported_config(run, record, space), sort_keys=False)
+        config = exported_config(run, record, space)
+        text = yaml.safe_dump(config, sort_keys=False)
+        confirmed = _finalist_of(run, record)
+        how = f"; over new seeds {fmt_stat(confirmed)}" if confirmed is not None else ""
         header = (
             f"# raytrain export of run '{run.name}', rank {rank}: trial {record.trial_id}, "
-            f"{run.metric}={record.best_value:.6g} at epoch {record.best_epoch}\n"
+            f"{run.metric}={record.best_value:.6g} at epoch {record.best_epoch}{how}\n"
             f"# final run: raytrain train {path}\n"
         )
         path.write_text(header + text)
@@ -183,6 +204,44 @@ def render_top(run: Any, k: int = 5) -> str:
             f"{fmt_params(r.params, limit=8)}"
         )
     return "\n".join(lines)
+
+
+def export_confirmed(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
+    """One runnable YAML per confirmed finalist, `rank-<i>-<trial>.yaml` in `out_dir`
+    (default RUN/confirmed/), best statistic first; stale files of an earlier export of
+    the same folder are replaced. InputError while re-runs are missing or unfinished."""
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    ranked = [f for f in finalists(run.trials, run.mode, run.confirm_pick) if f.score is not None]
+    pending = sum(f.pending for f in finalists(run.trials, run.mode, run.confirm_pick))
+    if not ranked or pending:
+        why = f"{pending} confirmation trial(s) still to finish" if ranked else "none finished"
+        raise InputError(
+            Problem(
+                "--confirmed",
+                f"run {run.name} has no confirmed finalists ({why}). Add them with "
+                f"`raytrain confirm {run_dir} --top-k K --seeds S`, or finish them with "
+                f"`raytrain tune {run_dir} --resume`",
+                file=str(run_dir),
+            )
+        )
+    layout = SearchRunLayout(run_dir)
+    space = load_space(layout.space)
+    folder = Path(out_dir) if out_dir is not None else layout.confirmed_dir
+    for old in folder.glob("rank-*.yaml"):
+        old.unlink()
+    paths = []
+    for f in ranked:
+        header = (
+            f"# raytrain export of run '{run.name}', confirmed finalist {f.rank_confirmed}/"
+            f"{len(ranked)} by {run.confirm_pick}: trial {f.trial.trial_id}, {run.metric} "
+            f"{fmt_stat(f)} over new seeds (single run {fmt_value(f.trial.best_value)}, "
+            f"rank {f.rank_single})\n"
+        )
+        config = exported_config(run, f.trial, space)
+        name = f"rank-{f.rank_confirmed}-{f.trial.trial_id}.yaml"
+        paths.append(_write(folder / name, config, header))
+    return paths
 
 
 # ------------------------------------------------------------------ several objectives

@@ -95,11 +95,11 @@ def param_importance(
     a multi-objective run (each trial's value at its last epoch, the value it is ranked
     by)."""
     if objective is None:
-        metric, study = run.metric, build_study(run.trials, params, run.mode)
+        metric, study = run.metric, build_study(run.searched, params, run.mode)
     else:
         name = objective.name
         metric = name
-        study = build_study(run.trials, params, objective.mode, lambda t: t.objectives.get(name))
+        study = build_study(run.searched, params, objective.mode, lambda t: t.objectives.get(name))
     n = len(study.trials)
     if n < MIN_TRIALS:
         return Importance(

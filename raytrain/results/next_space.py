@@ -48,7 +48,7 @@ class NextSpace:
 
 
 def top_trials(run: Run) -> list[TrialRecord]:
-    scored = [t for t in run.trials if is_finite(t.best_value)]
+    scored = [t for t in run.searched if is_finite(t.best_value)]
     return run.best(max(3, len(scored) // 4))
 
 
@@ -152,7 +152,7 @@ def _narrow(plan: _Plan, params: dict[str, Param], top: list[TrialRecord]) -> No
 def _drop_categories(
     plan: _Plan, params: dict[str, Param], run: Run, top: list[TrialRecord]
 ) -> None:
-    scored = [t for t in run.trials if is_finite(t.best_value)]
+    scored = [t for t in run.searched if is_finite(t.best_value)]
     top_ids = {t.trial_id for t in top}
     for path, p in params.items():
         if not isinstance(p, CategoricalParam) or path in plan.comments:
@@ -221,7 +221,7 @@ def next_space(run: Run, params: dict[str, Param], importance: Importance) -> Ne
                 file=str(run.path),
             )
         )
-    scored = [t for t in run.trials if is_finite(t.best_value)]
+    scored = [t for t in run.searched if is_finite(t.best_value)]
     if len(scored) < MIN_SCORED:
         raise InputError(
             Problem(

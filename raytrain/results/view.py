@@ -13,6 +13,7 @@ from rich.console import Group
 from rich.text import Text
 
 from raytrain.results._records import Run, TrialRecord, is_finite, sort_key
+from raytrain.results.confirm import chosen, render_finalists
 from raytrain.results.format import fmt_param, fmt_value, short_names
 from raytrain.results.states import (
     ERROR,
@@ -39,7 +40,7 @@ def pareto_key(t: TrialRecord, first: str, mode: str) -> tuple[int, float]:
 def ordered(run: Run) -> list[TrialRecord]:
     """Best first (per mode); trials without a finite value after them, running first.
     A multi-objective run: the Pareto front first, then the next fronts, infeasible
-    trials after every feasible one."""
+    trials after every feasible one. Confirmation trials follow the trial they re-run."""
 
     def key(t: TrialRecord) -> tuple[int, float, int, str]:
         if run.multi_objective:
@@ -49,7 +50,16 @@ def ordered(run: Run) -> list[TrialRecord]:
             return (0, sort_key(t.best_value, run.mode), 0, t.trial_id)
         return (1, 0.0, _UNRANKED_ORDER.get(t.state, 9), t.trial_id)
 
-    return sorted(run.trials, key=key)
+    main = sorted(run.searched, key=key)
+    reruns: dict[str, list[TrialRecord]] = {}
+    for t in run.trials:
+        if t.confirms is not None:
+            reruns.setdefault(t.confirms, []).append(t)
+    out: list[TrialRecord] = []
+    for t in main:
+        out.append(t)
+        out += sorted(reruns.pop(t.trial_id, []), key=lambda r: (r.seed or 0, r.trial_id))
+    return out + [r for group in reruns.values() for r in group]  # of no known trial
 
 
 def param_columns(
@@ -101,6 +111,8 @@ def records_table(
         *(_pareto_columns(rows, objectives) if objectives else _metric_columns(rows, bold)),
         Column("epochs", [str(t.epochs) for t in rows], min_width=3, short_header="ep"),
     ]
+    if any(t.confirms is not None for t in rows):
+        columns.insert(2, _rerun_column(rows))
     if show_rung:
         columns.append(Column("rung", [fmt_value(t.rung) for t in rows], drop=3, min_width=3))
     if any(t.error for t in rows):
@@ -111,6 +123,17 @@ def records_table(
         row_keys=[t.trial_id for t in rows],
         title=title,
         caption=params_caption(param_paths),
+    )
+
+
+def _rerun_column(rows: list[TrialRecord]) -> Column:
+    """Which trial a confirmation trial re-runs, with which seed (`confirm:`)."""
+    cells = [
+        Text(f"↳ {t.confirms} seed {t.seed}", style="cyan") if t.confirms is not None else Text("")
+        for t in rows
+    ]
+    return Column(
+        "re-run of", cells, justify="left", drop=6, names="re-run of (confirmation trials)"
     )
 
 
@@ -222,6 +245,10 @@ def summary_line(run: Run, now: datetime | None = None) -> Text:
         text.append(f" | best {run.metric} ")
         text.append(fmt_value(b.best_value), style="bold green")
         text.append(f" ({b.trial_id}, epoch {b.best_epoch})")
+        pick = chosen(run.trials, run.mode, run.confirm_pick)
+        if pick is not None:
+            text.append(f" | chosen by {run.confirm_pick} over new seeds: ")
+            text.append(pick.trial.trial_id, style="bold green")
     else:
         text.append(f" | no finite {run.metric} yet")
     text.append(f" | {'finished' if run.finished else _ago(run.updated_at, now)}")
@@ -246,7 +273,11 @@ def warm_start_line(run: Run) -> Text | None:
 
 
 def status_view(run: Run, *, limit: int | None = None) -> Group:
+    parts: list[FittedTable | Text] = [trial_table(run, limit=limit), summary_line(run)]
+    confirmed = render_finalists(run)
+    if confirmed:
+        parts.append(Text(confirmed))
     warm = warm_start_line(run)
-    if warm is None:
-        return Group(trial_table(run, limit=limit), summary_line(run))
-    return Group(trial_table(run, limit=limit), summary_line(run), warm)
+    if warm is not None:
+        parts.append(warm)
+    return Group(*parts)

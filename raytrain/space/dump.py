@@ -37,5 +37,6 @@ def dump_space(space: Space) -> dict[str, Any]:
             "failure": dataclasses.asdict(space.failure),
             # hours; only the limits set (a run stored before budgets existed has none)
             "budget": {k: v for k, v in dataclasses.asdict(space.budget).items() if v is not None},
+            **({"confirm": dataclasses.asdict(space.confirm)} if space.confirm else {}),
         }
     )

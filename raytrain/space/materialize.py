@@ -10,6 +10,7 @@ from typing import Any
 from raytrain.config.parse import parse_train_config
 from raytrain.config.schema import ResourcesConfig, TrainConfig
 from raytrain.config.tree import set_path, split_path
+from raytrain.space.confirm import split_confirm
 from raytrain.space.types import Space
 
 
@@ -18,7 +19,9 @@ def materialize(space: Space, params: Mapping[str, Any]) -> dict[str, Any]:
 
     Raises ValueError for a key that is not a parameter of the space (a bug upstream,
     e.g. a point from another space), so a typo can never silently train the defaults.
+    A confirmation trial's point (`raytrain.space.confirm`) also sets the config's seed.
     """
+    params, tag = split_confirm(params)
     known = {p.path for p in space.parameters} | set(space.constants)
     unknown = sorted(set(params) - known)
     if unknown:
@@ -26,6 +29,8 @@ def materialize(space: Space, params: Mapping[str, Any]) -> dict[str, Any]:
     config = copy.deepcopy(space.config)
     for path, value in {**space.constants, **params}.items():
         set_path(config, split_path(path), copy.deepcopy(value))
+    if tag is not None:
+        config["seed"] = tag.seed
     return config
 
 

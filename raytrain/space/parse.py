@@ -24,6 +24,7 @@ from raytrain.space.crosscheck import check_against_config
 from raytrain.space.param_section import parse_parameters
 from raytrain.space.settings import (
     parse_budget,
+    parse_confirm,
     parse_failure,
     parse_resources,
     parse_scheduler,
@@ -45,6 +46,7 @@ TOP_KEYS = (
     "resources",
     "failure",
     "budget",
+    "confirm",
 )
 MODES = ("min", "max")
 _NAMED = ("model", "data", "optimizer", "lr_scheduler")
@@ -106,6 +108,12 @@ def parse_space(
     failure = parse_failure(data.get("failure"), probs.under("failure"))
     gpus_per_trial = resources.workers_per_trial * resources.gpus_per_worker
     budget = parse_budget(data.get("budget"), probs.under("budget"), gpus_per_trial)
+    confirm = parse_confirm(
+        data.get("confirm"),
+        probs.under("confirm"),
+        multi_objective=len(objectives) > 1,
+        searched=list(params),
+    )
     if SAMPLERS[search.sampler].finite_only:
         _check_finite(search.sampler, params, probs.under("parameters"))
     if len(objectives) > 1 and not SAMPLERS[search.sampler].multi_objective:
@@ -128,6 +136,7 @@ def parse_space(
         resources=resources,
         failure=failure,
         budget=budget,
+        confirm=confirm,
         source=source,
         objectives=objectives,
         constraints=constraints,

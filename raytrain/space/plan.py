@@ -105,6 +105,18 @@ def describe_budget(space: Space) -> str:
     )
 
 
+def describe_confirm(space: Space) -> str:
+    c = space.confirm
+    if c is None:
+        return "none (best.yaml is the single best trial)"
+    stat = "mean" if c.pick == "mean" else f"mean {'-' if space.mode == 'max' else '+'} 1 std"
+    return (
+        f"the top {c.top_k} trial(s) re-run with {c.seeds} new seeds each (up to "
+        f"{c.trials} more trials, after the {space.search.num_samples}); best.yaml is the "
+        f"finalist with the best {stat} of {space.metric} over its new seeds ({c.pick})"
+    )
+
+
 def render_plan(space: Space) -> str:
     cfg = space.config
     lines = [f"space {space.name}" + (f"  ({space.source})" if space.source else "")]
@@ -152,6 +164,7 @@ def render_plan(space: Space) -> str:
         lines.append(f"  worker groups restart after every {r.recycle_after} trial(s)")
     lines.append(f"failures: retry a failed trial up to {space.failure.max_failures} time(s)")
     lines.append(f"budget: {describe_budget(space)}")
+    lines.append(f"confirm: {describe_confirm(space)}")
     tr = cfg["trainer"]
     lines.append(
         f"train config: model {_component(cfg['model'])}, data {_component(cfg['data'])}, "

@@ -1,4 +1,5 @@
-"""The run settings of a space file: search, scheduler, resources, failure, budget.
+"""The run settings of a space file: search, scheduler, resources, failure, budget,
+confirm.
 
 Valid sampler and scheduler names come from `raytrain.space.catalogue`; the dataclasses
 live in `raytrain.space.types`.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from raytrain.config.problems import Problems
@@ -17,6 +18,7 @@ from raytrain.config.types_check import Rule, above, at_least, check_fields, is_
 from raytrain.space.catalogue import SAMPLERS, SCHEDULERS
 from raytrain.space.types import (
     BudgetSettings,
+    ConfirmSettings,
     FailureSettings,
     ResourceSettings,
     SchedulerSettings,
@@ -140,3 +142,30 @@ def parse_budget(raw: Any, probs: Problems, gpus_per_trial: float) -> BudgetSett
             "the trials use no GPU (resources.gpus_per_worker is 0): use trial_hours",
         )
     return BudgetSettings(**out)
+
+
+def parse_confirm(
+    raw: Any, probs: Problems, *, multi_objective: bool, searched: Sequence[str]
+) -> ConfirmSettings | None:
+    """`confirm: {top_k: 3, seeds: 3, pick: mean|lcb}` (None when the key is absent)."""
+    if raw is None:
+        return None
+    rules = {
+        "top_k": at_least(1),
+        # a std needs two values; the original run is not one of them (selection bias)
+        "seeds": at_least(2),
+    }  # `pick` is checked by its type (mean | lcb)
+    settings = ConfirmSettings(**check_fields(ConfirmSettings, raw, probs, rules))
+    if multi_objective:
+        probs.add(
+            (),
+            "confirm re-ranks the finalists by one metric; a run with several `objectives` "
+            "has a Pareto front instead (not supported together)",
+        )
+    if "seed" in searched:
+        probs.add(
+            (),
+            "confirm re-runs the finalists with new values of `seed`, so `seed` cannot also "
+            "be a searched parameter",
+        )
+    return settings

@@ -134,6 +134,22 @@ class BudgetSettings:
 
 
 @dataclass(frozen=True)
+class ConfirmSettings:
+    """`confirm:` re-run the `top_k` best configs with `seeds` new seeds each after the
+    search, and choose `best.yaml` by `pick` over those seeds (raytrain.results.confirm):
+    `mean`, or `lcb` (mean minus one std for mode max, plus one std for mode min)."""
+
+    top_k: int = 3
+    seeds: int = 3
+    pick: Literal["mean", "lcb"] = "mean"
+
+    @property
+    def trials(self) -> int:
+        """Confirmation trials the search adds (at most: fewer when fewer trials scored)."""
+        return self.top_k * self.seeds
+
+
+@dataclass(frozen=True)
 class Space:
     name: str
     config: dict[str, Any]  # the base train config (resolved, interpolations done), plain dict
@@ -146,6 +162,7 @@ class Space:
     resources: ResourceSettings = field(default_factory=ResourceSettings)
     failure: FailureSettings = field(default_factory=FailureSettings)
     budget: BudgetSettings = field(default_factory=BudgetSettings)
+    confirm: ConfirmSettings | None = None  # None: no confirmation trials
     source: Path | None = None
     # every objective in file order (one for `metric:`/`mode:`), and the constraints a
     # feasible trial meets; several objectives make a Pareto search (raytrain.pareto)

@@ -88,7 +88,7 @@ class StartupBarrier(Searcher):
         self.searcher.restore(checkpoint_path)
 
 
-def _space_data(run_dir: Path) -> dict[str, Any]:
+def space_data(run_dir: Path) -> dict[str, Any]:
     path = SearchRunLayout(Path(run_dir)).space
     if not path.exists():
         return {}
@@ -108,18 +108,26 @@ def read_budget(run_dir: Path) -> int | None:
 
 class BudgetedSearchGenerator(RunDirBound, SearchGenerator):
     """A SearchGenerator whose total is taken from `<run_dir>/space.yaml` again on restore
-    (Tune restores from a staging copy of its state, so the run dir is kept here)."""
+    (Tune restores from a staging copy of its state, so the run dir is kept here):
+    `search.num_samples` plus `extra(run_dir)` (the confirmation trials, tune/confirm.py)."""
 
-    def __init__(self, searcher: Searcher, run_dir: Path) -> None:
+    def __init__(
+        self,
+        searcher: Searcher,
+        run_dir: Path,
+        extra: Callable[[Path], int] | None = None,
+    ) -> None:
         super().__init__(searcher)
         self.run_dir = Path(run_dir)
+        self.extra = extra
 
     def restore_from_dir(self, dirpath: str) -> None:
         super().restore_from_dir(dirpath)
         self._follow_move()
         budget = read_budget(self.run_dir)
+        extra = getattr(self, "extra", None)  # a generator pickled before `extra` existed
         if budget is not None:
-            self._total_samples = budget
+            self._total_samples = budget + (extra(self.run_dir) if extra else 0)
         # "finished" again only if the trial count is used up: a search that its time
         # budget ended asks `BudgetGate` again (the limit may have been raised)
         self._finished = self._counter >= self._total_samples
@@ -158,7 +166,7 @@ class TimeLimits:
 
     @classmethod
     def of_run(cls, run_dir: Path) -> TimeLimits:
-        data = _space_data(run_dir)
+        data = space_data(run_dir)
         raw = data.get("budget") or {}
         budget = BudgetSettings(
             **{k: float(raw[k]) for k in ("wall_clock", "trial_hours", "gpu_hours") if k in raw}

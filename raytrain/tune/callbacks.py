@@ -18,6 +18,7 @@ from ray.tune import Callback
 from raytrain.results import RunWriter
 from raytrain.space.types import Constraint, Objective
 from raytrain.tune.budget import TimeLimits
+from raytrain.tune.confirm import ConfirmLimits
 from raytrain.tune.ledger import ledger_for
 from raytrain.tune.live import LiveState, LiveView
 from raytrain.tune.relocation import RunDirBound
@@ -107,8 +108,10 @@ class RunDirCallback(RunDirBound, Callback):
     @property
     def writer(self) -> RunWriter:
         if self._writer is None:
+            confirm = ConfirmLimits.of_run(self.run_dir)  # read again: `raytrain confirm`
             self._writer = RunWriter(
                 self.run_dir,
+                confirm_pick=confirm.pick if confirm else "mean",
                 metric=self.metric,
                 mode=self.mode,
                 param_paths=self.param_paths,

@@ -84,7 +84,9 @@ def summary_line(state: LiveState, elapsed: float) -> str:
 
 
 def shown(state: LiveState, max_rows: int) -> list[TrialRecord]:
-    """Running trials first, then the best ones, then the rest (pending last)."""
+    """Running trials first, then the best ones, then the rest (pending last); a re-run
+    (`confirm:`) ranks with the searched trials by its own value, its `re-run of` column
+    says whose."""
     order = {RUNNING: 0, PENDING: 2}
 
     def key(t: TrialRecord) -> tuple[int, float, float, str]:
@@ -156,8 +158,9 @@ class LiveView:
             )
             if trial.feasible is False:
                 scores += " (infeasible)"
+        rerun = f" (re-run of {trial.confirms}, seed {trial.seed})" if trial.confirms else ""
         print(
-            f"[{state.done()}/{state.budget}] {trial.trial_id} {state_label(trial.state)} "
+            f"[{state.done()}/{state.budget}] {trial.trial_id}{rerun} {state_label(trial.state)} "
             f"at epoch {trial.epochs}: {scores}  {fmt_params(trial.params)}",
             flush=True,
         )

@@ -31,6 +31,8 @@ from raytrain.executor.pool import pool_name, start_pool
 from raytrain.executor.trainable import ExecutorPoolCallback, make_warm_trainable
 from raytrain.layout import SearchRunLayout
 from raytrain.results import load_run
+from raytrain.results.confirm import missing as confirmations_missing
+from raytrain.results.confirm import render_finalists
 from raytrain.results.export import export_best, export_pareto, render_front, render_top
 from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
 from raytrain.space.catalogue import SAMPLERS
@@ -43,6 +45,7 @@ from raytrain.tune.budget import (
     LedgerCallback,
 )
 from raytrain.tune.callbacks import LiveViewCallback
+from raytrain.tune.confirm import ConfirmExempt, ConfirmSearcher, confirm_trials
 from raytrain.tune.ledger import forget, ledger_for
 from raytrain.tune.relocation import resuming_in
 from raytrain.tune.resources import nodes_from_ray, plan_resources
@@ -212,12 +215,19 @@ def _build_or_restore(
     searcher = BudgetedSearchGenerator(
         BudgetGate(
             ConcurrencyLimiter(
-                make_searcher(space, run_dir, options.warm), max_concurrent=concurrency
+                ConfirmSearcher(
+                    make_searcher(space, run_dir, options.warm),
+                    run_dir=run_dir,
+                    cap=grid_size(space) if SAMPLERS[space.search.sampler].finite_only else None,
+                ),
+                max_concurrent=concurrency,
             ),
             run_dir=run_dir,
         ),
         run_dir=run_dir,
+        extra=confirm_trials,
     )
+    total = budget + (space.confirm.trials if space.confirm else 0)
     # The ledger first (the live view shows what it counted), then one callback that keeps
     # the run directory and shows it (RunDirCallback + live view).
     callbacks: list[tune.Callback] = [
@@ -230,7 +240,7 @@ def _build_or_restore(
             param_paths=[p.path for p in space.parameters],
             rungs=rungs,
             max_epochs=max_epochs,
-            budget=budget,
+            budget=total,
             concurrency=concurrency,
             live=options.live,
             tensorboard=trial_config(space, {}).logging.tensorboard,
@@ -250,8 +260,8 @@ def _build_or_restore(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
-            scheduler=make_scheduler(space, run_dir),
-            num_samples=budget,
+            scheduler=ConfirmExempt(make_scheduler(space, run_dir)),
+            num_samples=total,
             trial_dirname_creator=trial_dirname,
             # warm trials are thin actors worth keeping; a fresh trial's actor sits in
             # TorchTrainer.fit() and cannot be reset (ray/tune/trainable/function_trainable.py)
@@ -282,12 +292,18 @@ def _gpus_per_trial(space: Space) -> float:
 
 def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None]) -> TuneOutcome:
     run = load_run(run_dir)
-    finished = [t for t in run.trials if t.state in ("TERMINATED", "STOPPED", "ERROR")]
+    ended = ("TERMINATED", "STOPPED", "ERROR")
+    finished = [t for t in run.searched if t.state in ended]
     ledger = ledger_for(run_dir).ledger
     # ended by its time budget: as complete as it will get (exit 0; a resume with a
     # raised budget continues it)
-    by_time = ledger.stopped is not None and len(finished) == len(run.trials)
-    complete = len(finished) >= budget or by_time
+    by_time = ledger.stopped is not None and all(t.state in ended for t in run.trials)
+    missing = 0
+    if space.confirm is not None and not by_time:
+        c = space.confirm
+        seed = space.config.get("seed")
+        missing = confirmations_missing(run.trials, run.mode, c.top_k, c.seeds, seed)
+    complete = (len(finished) >= budget or by_time) and not missing
     if complete:
         _fail_orphaned_optuna_trials(space, run_dir)
     best_file: Path | None = None
@@ -301,6 +317,8 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
             echo(f"final run:   raytrain train {best_file}")
     else:
         echo(render_top(run, k=5))
+        if space.confirm is not None:
+            echo(render_finalists(run) or "no confirmation trials yet.")
         if run.best(1):
             best_file = export_best(run_dir, SearchRunLayout(run_dir).best_yaml, top_k=1)[0]
             echo(f"best config: {best_file}")
@@ -315,8 +333,9 @@ def _finish(space: Space, run_dir: Path, budget: int, echo: Callable[[str], None
             f"raytrain tune {run_dir} --resume budget.<key>=<hours>"
         )
     if not complete:
+        confirming = f", {missing} confirmation trial(s) to run" if missing else ""
         echo(
-            f"{len(finished)}/{budget} trials finished. Continue with: "
+            f"{len(finished)}/{budget} trials finished{confirming}. Continue with: "
             f"raytrain tune {run_dir} --resume"
         )
     return TuneOutcome(

@@ -229,7 +229,7 @@ def load_warm_start(space: Space, runs: list[Path]) -> WarmStart:
             more = f"; ... ({len(changes)} keys)" if len(changes) > 5 else ""
             shown = "; ".join(changes[:5]) + more
             notes.append(f"{given} was trained with other fixed settings: {shown}")
-        usable = [r for r in run.trials if _usable(r)]
+        usable = [r for r in run.searched if _usable(r)]
         dropped: Counter[str] = Counter()
         for record in usable:
             point, reason = to_point(space, record.params, old_fixed, new_fixed)

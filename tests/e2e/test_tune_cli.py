@@ -87,6 +87,7 @@ class Toy(pl.LightningModule):
         self.log("worker_pid", float(os.getpid()))  # "pid" is a Tune key
         self.log("world_size", float(self.trainer.world_size))
         self.log("key_ok", self.key_ok)
+        self.log("torch_seed", float(torch.initial_seed()))  # the config's seed, as applied
 
     def on_validation_epoch_end(self):
         time.sleep(self.epoch_seconds)
@@ -154,7 +155,8 @@ def table(run_dir: Path) -> dict[str, dict[str, str]]:
 def grid_run(tmp_path_factory, mlflow_uri):
     """A grid over every behaviour: 4 finite trials of different quality, one NaN, one
     that raises (retried once, then failed). Two trials at a time. Tracked by W&B
-    (offline) and MLflow (the session's local server)."""
+    (offline) and MLflow (the session's local server). Then `confirm`: the two best re-run
+    with seeds 1 and 2 (four more trials, ~10 s here)."""
     root = tmp_path_factory.mktemp("project")
     write_project(root)
     (root / "wandb-dir").mkdir()
@@ -173,16 +175,22 @@ def grid_run(tmp_path_factory, mlflow_uri):
         "search": {"sampler": "grid", "num_samples": 6, "seed": 3},
         "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
         "failure": {"max_failures": 1},
+        "confirm": {"top_k": 2, "seeds": 2},
     }
     (root / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
     proc = run(["tune", "space.yaml", "--no-live"], cwd=root, env=tracking_env(root, mlflow_uri))
     return root, root / "runs" / "grid", proc
 
 
+def sampled(run_dir: Path) -> dict[str, dict[str, str]]:
+    """The rows of the sampler's trials (not the `confirm` re-runs)."""
+    return {t: r for t, r in table(run_dir).items() if not r["confirms"]}
+
+
 def test_grid_search_runs_every_trial_to_an_end(grid_run):
     _root, run_dir, proc = grid_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = table(run_dir)
+    rows = sampled(run_dir)
     assert len(rows) == 6
     by_behaviour = {
         json.loads((run_dir / "trials" / tid / "params.json").read_text())["model.behaviour"]: r
@@ -202,6 +210,33 @@ def test_grid_search_runs_every_trial_to_an_end(grid_run):
         trained = epochs_of(run_dir, row["trial_id"])
         assert trained == list(range(1, int(row["rung"]) + 1)), (behaviour, row, trained)
     assert "top" in proc.stdout and "best config" in proc.stdout
+
+
+def test_confirm_reruns_the_two_best_and_best_yaml_takes_the_mean(grid_run):
+    """`confirm: {top_k: 2, seeds: 2}`: good and bad (the two best) re-run with seeds 1 and
+    2 as four more trials of the run, each to its last epoch (ASHA stops none), and
+    best.yaml carries the mean/std over the re-runs; status shows them."""
+    root, run_dir, _proc = grid_run
+    rows, searched = table(run_dir), sampled(run_dir)
+    reruns = {t: r for t, r in rows.items() if r["confirms"]}
+    top2 = sorted((t for t in searched if searched[t]["best_value"]), key=lambda t: (
+        float(searched[t]["best_value"]), t))[:2]  # fmt: skip
+    assert sorted((r["confirms"], r["seed"]) for r in reruns.values()) == sorted(
+        (t, s) for t in top2 for s in ("1", "2")
+    )
+    for tid, r in reruns.items():
+        assert r["state"] == "TERMINATED" and r["epochs"] == "3", r
+        assert r["param.model.behaviour"] == searched[r["confirms"]]["param.model.behaviour"]
+        assert set(epochs_of(run_dir, tid, "torch_seed")) == {float(r["seed"])}
+    best = yaml.safe_load((run_dir / "best.yaml").read_text())
+    confirm = best["provenance"]["confirm"]
+    assert confirm["n"] == 2 and confirm["seeds"] == [1, 2] and confirm["pick"] == "mean"
+    values = [float(reruns[t]["best_value"]) for t in confirm["trials"]]
+    assert confirm["mean"] == pytest.approx(sum(values) / 2) and confirm["std"] is not None
+    assert confirm["rank_confirmed"] == 1 and best["seed"] == 0  # the original's config
+    status = run(["status", str(run_dir)], cwd=root, timeout=60)
+    out = " ".join(status.stdout.split())
+    assert status.returncode == 0 and "seed 2" in out and "confirmed finalists by mean" in out
 
 
 def test_failed_trial_was_retried(grid_run):

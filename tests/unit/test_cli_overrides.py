@@ -12,6 +12,7 @@ OPTION = {
     "train": ["--name", "n"],
     "validate": ["--config", "base.yaml"],
     "slurm": ["--nodes", "2"],
+    "confirm": ["--top-k", "2"],
 }
 
 
@@ -38,7 +39,8 @@ def test_overrides_anywhere(command: str, where: str) -> None:
     }
     args = parse_command_line(lines[where])[1]
     assert args.overrides == ["a=1", "b.c=2"]
-    assert getattr(args, "space", None) or getattr(args, "config", None)
+    target = ("space", "config", "run_dir")
+    assert any(getattr(args, name, None) for name in target)
 
 
 def test_the_readme_resume_line_parses() -> None:

@@ -58,7 +58,7 @@ def _tick(p: Param, q: float) -> str:
 
 def parallel_coordinates(run: Run, params: Mapping[str, Param], path: Path) -> Path:
     """One line per trial through every parameter axis to the metric, coloured by it."""
-    trials = [t for t in run.trials if is_finite(t.best_value)]
+    trials = [t for t in run.searched if is_finite(t.best_value)]
     axes = list(params)
     fig, ax = plt.subplots(figsize=(max(8, 2.0 * (len(axes) + 1)), 5.5))
     values = [best_of(t) for t in trials]
@@ -148,7 +148,7 @@ def importance_bars(run: Run, importance: Importance, path: Path) -> Path:
 def slice_plot(run: Run, name: str, p: Param, path: Path) -> Path:
     """Each trial's best value against one parameter; range ends dashed, best starred."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    trials = [t for t in run.trials if is_finite(t.best_value) and name in t.params]
+    trials = [t for t in run.searched if is_finite(t.best_value) and name in t.params]
     order = {t.trial_id: i for i, t in enumerate(sorted(run.trials, key=start_key))}
     cats = list(p.values) if isinstance(p, CategoricalParam) else None
 
