@@ -36,6 +36,7 @@ from raytrain.results import _files, load_run
 from raytrain.results.confirm import plan
 from raytrain.space.confirm import CONFIRM_KEY, ConfirmTag
 from raytrain.tune.budget import read_budget, space_data
+from raytrain.tune.relocation import RunDirBound
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -79,7 +80,7 @@ def is_confirmation(trial: Trial) -> bool:
     return isinstance((trial.config or {}).get(CONFIRM_KEY), dict)
 
 
-class ConfirmSearcher(Searcher):
+class ConfirmSearcher(RunDirBound, Searcher):
     def __init__(self, searcher: Searcher, run_dir: Path, cap: int | None = None) -> None:
         """`cap`: the most trials the sampler has (a grid's size; None: no limit)."""
         super().__init__(metric=searcher.metric, mode=searcher.mode)
