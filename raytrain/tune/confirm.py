@@ -71,9 +71,18 @@ class ConfirmLimits:
 
 
 def confirm_trials(run_dir: Path) -> int:
-    """Confirmation trials the run's space asks for (0 without `confirm:`)."""
+    """Confirmation trials Tune must leave room for (0 without `confirm:`): what the run's
+    space asks for, plus the re-runs the run already holds. Those may confirm finalists that
+    an extended search (a raised num_samples) has since pushed out of the top_k, and Tune
+    counts them against its total; an upper bound is enough, since `ConfirmSearcher` ends
+    the search (FINISHED) once the plan has nothing left to run."""
     limits = ConfirmLimits.of_run(run_dir)
-    return limits.trials if limits is not None else 0
+    if limits is None:
+        return 0
+    made = 0
+    if SearchRunLayout(run_dir).trials_csv.is_file():
+        made = sum(1 for t in load_run(run_dir).trials if t.confirms is not None)
+    return limits.trials + made
 
 
 def is_confirmation(trial: Trial) -> bool:

@@ -206,3 +206,32 @@ def test_asha_never_sees_a_rerun_and_cannot_stop_it():
     exempt.on_trial_complete(None, sampled, {})
     assert asha.seen == ["t1", "t1", "t1"]
     pickle.dumps(exempt)  # Tune pickles the scheduler with the tuner
+
+
+def test_an_extended_search_leaves_room_for_the_reruns_of_its_new_finalists(tmp_path):
+    """Re-runs made for a finalist that a raised num_samples pushes out still count in
+    Tune's total: the room left is top_k x seeds plus the re-runs already made."""
+    root = run_dir(tmp_path, {"top_k": 1, "seeds": 2}, num_samples=2)
+    drive = Driver(root, ConfirmSearcher(Sampler(), root))
+    for value in (0.5, 0.6):
+        tid, _ = drive.suggest()
+        drive.finish(tid, value)
+    for _ in range(2):
+        tid, config = drive.suggest()
+        assert config[CONFIRM_KEY]["of"] == "t2"
+        drive.finish(tid, 0.6)
+    drive.writer.flush()
+    assert confirm_trials(root) == 2 + 2
+    # extended to 3 samples, a new best: its 2 re-runs fit in 3 + confirm_trials
+    space = yaml.safe_load(SearchRunLayout(root).space.read_text())
+    space["search"]["num_samples"] = 3
+    SearchRunLayout(root).space.write_text(yaml.safe_dump(space))
+    searcher = ConfirmSearcher(Sampler(), root)
+    searcher.set_state(drive.searcher.get_state())
+    drive.searcher = searcher
+    tid, _ = drive.suggest()
+    drive.finish(tid, 0.9)
+    made = [drive.suggest()[1] for _ in range(2)]
+    assert [c[CONFIRM_KEY]["of"] for c in made] == [tid, tid]
+    assert drive.count <= 3 + confirm_trials(root)
+    assert drive.suggest()[1] == Searcher.FINISHED
