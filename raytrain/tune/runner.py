@@ -46,6 +46,7 @@ from raytrain.tune.budget import (
 )
 from raytrain.tune.callbacks import LiveViewCallback
 from raytrain.tune.confirm import ConfirmExempt, ConfirmSearcher, confirm_trials
+from raytrain.tune.diskfull import DiskFullCallback, disk_full, disk_full_error
 from raytrain.tune.ledger import forget, ledger_for
 from raytrain.tune.relocation import resuming_in
 from raytrain.tune.resources import nodes_from_ray, plan_resources
@@ -175,8 +176,13 @@ def run_tune(
                 rungs=asha_rungs(space),
             )
             tuner.fit()
-    except ray.exceptions.RayError as exc:  # pragma: no cover - cluster failures
-        raise RunError(f"the search failed: {exc}") from exc
+    except Exception as exc:
+        full = disk_full(exc)
+        if full is not None:  # whichever write met the full disk first
+            raise disk_full_error(run_dir, full.filename) from None
+        if isinstance(exc, ray.exceptions.RayError):  # pragma: no cover - cluster failures
+            raise RunError(f"the search failed: {exc}") from exc
+        raise
     finally:
         if pool is not None:
             _stop_pool(pool)
@@ -228,9 +234,11 @@ def _build_or_restore(
         extra=confirm_trials,
     )
     total = budget + (space.confirm.trials if space.confirm else 0)
-    # The ledger first (the live view shows what it counted), then one callback that keeps
-    # the run directory and shows it (RunDirCallback + live view).
+    # The full-disk guard first (it stops the search before a record is written), then the
+    # ledger (the live view shows what it counted), then one callback that keeps the run
+    # directory and shows it (RunDirCallback + live view).
     callbacks: list[tune.Callback] = [
+        DiskFullCallback(run_dir),
         LedgerCallback(run_dir),
         LiveViewCallback(
             run_dir,

@@ -59,10 +59,33 @@ class NodeProbeMLP(MLPClassifier):
 '''
 
 
+SLOW_NODE_MODULE = '''\
+"""An MLP whose epochs take `epoch_seconds` longer and that logs its node's raylet pid."""
+import os
+import time
+
+from raytrain.models.mlp import MLPClassifier
+
+
+class SlowNodeMLP(MLPClassifier):
+    def __init__(self, input_dim: int = 64, num_classes: int = 10, hidden: int = 16,
+                 depth: int = 1, dropout: float = 0.0, epoch_seconds: float = 0.0) -> None:
+        super().__init__(input_dim, num_classes, hidden, depth, dropout)
+        self.epoch_seconds = epoch_seconds
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        self.log("raylet_pid", float(os.getppid()))  # a Ray worker is its raylet's child
+        time.sleep(self.epoch_seconds)
+'''
+
+
 @dataclass
 class FakeCluster:
     address: str
     env: dict[str, str]
+    temp_dir: str
+    head_pid: int  # `ray start --head --block`: the parent of the head node's raylet
 
 
 def _stop(pids: list[int], sig: int) -> None:
@@ -129,7 +152,7 @@ def fake_cluster() -> Iterator[FakeCluster]:
             timeout=300,
         )
         assert waited.returncode == 0, waited.stderr[-2000:]
-        yield FakeCluster(address=address, env=env)
+        yield FakeCluster(address=address, env=env, temp_dir=temp_dir, head_pid=head.pid)
     finally:
         head.send_signal(signal.SIGTERM)
         try:
@@ -201,3 +224,83 @@ def test_trials_train_on_more_than_one_node(fake_cluster: FakeCluster, tmp_path:
     assert len(nodes) == 4, f"expected one probe per trial, got {len(nodes)}"
     assert len(set(nodes)) > 1, f"every trial trained on the same node {nodes[0]}"
     print(f"4 trials on {len(set(nodes))} nodes in {elapsed:.0f} s")
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _worker_node_raylets(cluster: FakeCluster) -> set[int]:
+    """The raylets of the fake worker nodes (started by the autoscaler, not by the head)."""
+    raylets = {
+        pid for pid, cmd in processes_using(cluster.temp_dir).items() if "raylet/raylet" in cmd
+    }
+    return {pid for pid in raylets if _parent(pid) != cluster.head_pid}
+
+
+@pytest.mark.faults
+def test_a_removed_worker_node_costs_its_trial_one_retry(
+    fake_cluster: FakeCluster, tmp_path: Path
+) -> None:
+    """SIGKILL the raylet of the worker node a trial trains on (the node is gone): the
+    trial is retried from its checkpoint on another node, the search finishes."""
+    (tmp_path / "slownode.py").write_text(SLOW_NODE_MODULE)
+    space = {
+        "name": "nodeloss",
+        "config": {
+            "seed": 0,
+            "model": {"_target_": "slownode.SlowNodeMLP", "hidden": 16, "epoch_seconds": 1.0},
+            "data": {"name": "digits", "batch_size": 256},
+            "optimizer": {"name": "adamw", "lr": 1e-3},
+            "trainer": {"max_epochs": 3},
+            "checkpoint": {"every_n_epochs": 1},
+        },
+        "metric": "val_loss",
+        "mode": "min",
+        "parameters": {"optimizer.lr": {"type": "categorical", "values": [1e-3, 1e-2]}},
+        "search": {"sampler": "grid", "num_samples": 2, "seed": 0},
+        "scheduler": {"type": "fifo"},
+        "resources": {"workers_per_trial": 1, "cpus_per_worker": 1, "max_concurrent_trials": 2},
+        "failure": {"max_failures": 1},
+    }
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))
+    run_dir = tmp_path / "runs" / "nodeloss"
+    log = tmp_path / "driver.log"
+    command = [sys.executable, "-m", "raytrain", "tune", "space.yaml", "--address"]
+    command += [fake_cluster.address, "--storage", str(tmp_path / "runs"), "--no-live"]
+    with open(log, "wb") as out:
+        driver = subprocess.Popen(
+            command, cwd=tmp_path, env=fake_cluster.env, stdout=out, stderr=subprocess.STDOUT
+        )
+    victim, raylet = None, None
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and driver.poll() is None and victim is None:
+        rows = {}
+        if (run_dir / "trials.csv").exists():
+            with open(run_dir / "trials.csv", newline="") as f:
+                rows = {r["trial_id"]: r for r in csv.DictReader(f)}
+        workers = _worker_node_raylets(fake_cluster)
+        for tid, r in rows.items():
+            if r["state"] == "RUNNING" and r["checkpoint"] and r["epochs"] in ("1", "2"):
+                pid = int(_column(run_dir, tid, "raylet_pid")[-1])
+                if pid in workers:
+                    victim, raylet = tid, pid
+                    os.kill(pid, signal.SIGKILL)  # the node's workers go with their raylet
+                    break
+        time.sleep(0.2)
+    assert victim is not None, "no trial on a worker node at epoch 1-2:\n" + log.read_text()[-3000:]
+    assert driver.wait(timeout=900) == 0, log.read_text()[-4000:]
+    with open(run_dir / "trials.csv", newline="") as f:
+        rows = {r["trial_id"]: r for r in csv.DictReader(f)}
+    assert len(rows) == 2 and {r["state"] for r in rows.values()} == {"TERMINATED"}, rows
+    for tid in rows:  # continued from its checkpoint, not from scratch
+        assert [int(float(e)) for e in _column(run_dir, tid, "epoch")] == [1, 2, 3], tid
+    pids = [int(p) for p in _column(run_dir, victim, "raylet_pid")]
+    assert raylet in pids and pids[-1] != raylet, pids  # retried on another node
+    assert (run_dir / "best.yaml").is_file()
+
+
+def _column(run_dir: Path, trial_id: str, key: str) -> list[float]:
+    with open(run_dir / "trials" / trial_id / "metrics.csv", newline="") as f:
+        return [float(r[key]) for r in csv.DictReader(f)]

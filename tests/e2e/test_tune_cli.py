@@ -19,6 +19,8 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -448,16 +450,90 @@ def resume_in_background_then_sigterm(tmp_path: Path, run_dir: Path) -> set[str]
     return running
 
 
+def start_driver(args: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`raytrain ARGS` as the leader of its own process group (as a shell job is), output
+    into `log`."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [RAYTRAIN, *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def kill_group_when(
+    driver: subprocess.Popen[bytes],
+    run_dir: Path,
+    moment: str,
+    ready: Callable[[dict[str, dict[str, str]]], bool],
+    log: Path,
+    settle_s: float = 0.0,
+) -> set[str]:
+    """SIGKILL the driver's whole process group once `ready(trials.csv rows)` (plus
+    `settle_s`); returns the trials trials.csv had RUNNING then."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and driver.poll() is None:
+        rows = table(run_dir) if (run_dir / "trials.csv").exists() else {}
+        if ready(rows):
+            time.sleep(settle_s)
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait(timeout=60)
+            print(f"killed {moment}")  # shown with -s
+            if not (run_dir / "trials.csv").exists():
+                return set()
+            return {tid for tid, r in table(run_dir).items() if r["state"] == "RUNNING"}
+        time.sleep(0.3)
+    pytest.fail(f"no moment '{moment}' in 600 s:\n{log.read_text()[-3000:]}")
+
+
+def kill_worker_when_trained(
+    driver: subprocess.Popen[bytes],
+    run_dir: Path,
+    epochs_before: dict[str, int],
+    max_epochs: int,
+    log: Path,
+) -> tuple[str, int]:
+    """SIGKILL the Train worker (rank 0, the only one) of a trial that has trained and
+    checkpointed an epoch under this driver and has epochs left; returns (trial, pid)."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and driver.poll() is None:
+        rows = table(run_dir)
+        for tid, r in rows.items():
+            trained = int(r["epochs"] or 0)
+            fresh = epochs_before.get(tid, 0) < trained < max_epochs
+            if r["state"] == "RUNNING" and r["checkpoint"] and fresh:
+                pid = int(epochs_of(run_dir, tid, "worker_pid")[-1])
+                os.kill(pid, signal.SIGKILL)
+                print(f"killed the Train worker of {tid} after epoch {trained}")
+                return tid, pid
+        time.sleep(0.2)
+    pytest.fail(f"no trial trained an epoch under the last driver:\n{log.read_text()[-3000:]}")
+
+
+def finished(rows: dict[str, dict[str, str]]) -> int:
+    return sum(r["state"] == "TERMINATED" for r in rows.values())
+
+
+@pytest.mark.faults
 def test_resume_after_sigkill_keeps_every_trial(tmp_path):
-    """Kill the driver mid-search (SIGKILL), resume: exactly num_samples distinct trials,
-    finished ones kept, the interrupted one continued from its checkpoint."""
+    """The kill loop: the driver's process group SIGKILLed three times (during start-up,
+    mid-epoch, right after a trial ended while its checkpoint and Tune's state are saved),
+    resumed each time, then resumed by a script and stopped with SIGTERM, then resumed to
+    the end, with one Train worker SIGKILLed on the way: exactly num_samples distinct
+    trials, interrupted ones continued from their checkpoint (no epoch twice, none
+    restarted at 1), the Optuna study agrees with trials.csv, best.yaml written. One
+    search for all of it: each restart costs ~20 s of Ray start-up, a new search more."""
     write_project(tmp_path)
+    epochs = 5
     space = {
         "name": "resumable",
         "config": {
             **BASE,
             "model": {**BASE["model"], "epoch_seconds": 1.0},
-            "trainer": {"max_epochs": 5},
+            "trainer": {"max_epochs": epochs},
         },
         "metric": "val_loss",
         "mode": "min",
@@ -466,48 +542,68 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
         "scheduler": {"type": "fifo"},
         "resources": {"max_concurrent_trials": 1},
         "budget": {"trial_hours": 1},  # never reached: the ledger is what is checked
+        "failure": {"max_failures": 1},  # the killed Train worker's trial is retried once
     }
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
     run_dir = tmp_path / "runs" / "resumable"
-    driver = subprocess.Popen(
-        [RAYTRAIN, "tune", "space.yaml", "--no-live"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    log = tmp_path / "drivers.log"
+    resume = ["tune", str(run_dir), "--resume", "--no-live"]
+
+    # 1. during start-up: the run directory exists, no trial has reported yet
+    driver = start_driver(["tune", "space.yaml", "--no-live"], tmp_path, log)
+    interrupted = kill_group_when(
+        driver,
+        run_dir,
+        "during start-up",
+        lambda rows: (run_dir / "space.yaml").is_file(),
+        log,
+        settle_s=1.0,
     )
-    # Wait until one trial has finished and the next has reported 2+ epochs.
-    deadline = time.monotonic() + 600
-    killed = False
-    while time.monotonic() < deadline and driver.poll() is None:
-        rows = table(run_dir) if (run_dir / "trials.csv").exists() else {}
-        done = [r for r in rows.values() if r["state"] == "TERMINATED"]
-        running = [
-            r for r in rows.values() if r["state"] == "RUNNING" and int(r["epochs"] or 0) >= 2
-        ]
-        if done and running:
-            time.sleep(2.5)  # let Tune save its state once more (every 2 s)
-            os.kill(driver.pid, signal.SIGKILL)
-            killed = True
-            break
-        time.sleep(0.5)
-    driver.wait(timeout=60)
-    assert killed, "no moment with one trial TERMINATED and the next RUNNING at epoch 2+ in 600 s"
-    interrupted = {tid for tid, r in table(run_dir).items() if r["state"] == "RUNNING"}
+    if (run_dir / "trials.csv").exists():
+        assert not any(int(r["epochs"] or 0) for r in table(run_dir).values())
+
+    # 2. mid-epoch: a trial has reported 2 epochs and is half-way into its next one
+    driver = start_driver(resume, tmp_path, log)
+    interrupted |= kill_group_when(
+        driver,
+        run_dir,
+        "mid-epoch",
+        lambda rows: any(
+            r["state"] == "RUNNING" and int(r["epochs"] or 0) >= 2 for r in rows.values()
+        ),
+        log,
+        settle_s=0.5,
+    )
     before = json.loads((run_dir / "budget.json").read_text())
+    assert any(not use["done"] for use in before["trials"].values()), before
+
+    # 3. right after a trial ended: Tune saves its last checkpoint and its state then
+    done = finished(table(run_dir))
+    driver = start_driver(resume, tmp_path, log)
+    interrupted |= kill_group_when(
+        driver, run_dir, "right after a trial ended", lambda rows: finished(rows) > done, log
+    )
+    assert finished(table(run_dir)) < 3, "nothing left for the script's resume to train"
 
     interrupted |= resume_in_background_then_sigterm(tmp_path, run_dir)
 
-    # The last part runs in another place (a run copied off scratch, another head node):
-    # everything goes on there, and nothing writes to the old place (Tune's pickled state
-    # names it, raytrain.tune.relocation).
-    old_dir, run_dir = run_dir, tmp_path / "moved" / "resumable"
+    # 4. the last resume runs to the end, in another place (a run copied off scratch,
+    # another head node): everything goes on there and nothing writes to the old place
+    # (Tune's pickled state names it, raytrain.tune.relocation); one Train worker is
+    # SIGKILLed on the way
+    old_dir, run_dir = run_dir, tmp_path / "moved" / run_dir.name
     run_dir.parent.mkdir()
     shutil.move(old_dir, run_dir)
-    resumed = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path)
+    resume = ["tune", str(run_dir), "--resume", "--no-live"]
+    final_log = tmp_path / "final.log"
+    epochs_before = {tid: int(r["epochs"] or 0) for tid, r in table(run_dir).items()}
+    driver = start_driver(resume, tmp_path, final_log)
+    victim, victim_pid = kill_worker_when_trained(driver, run_dir, epochs_before, epochs, final_log)
+    assert driver.wait(timeout=900) == 0, final_log.read_text()[-3000:]
     assert not old_dir.exists(), sorted(p.name for p in old_dir.rglob("*"))
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    final_out = final_log.read_text()
     # The budget ledger went on from what the killed part had saved (Ray's stoppers would
-    # count from the restart): kept per trial, added to by the second part.
+    # count from the restart): kept per trial, added to by the later parts.
     after = json.loads((run_dir / "budget.json").read_text())
     assert after["wall_s"] > before["wall_s"] > 0
     for tid, use in before["trials"].items():
@@ -516,24 +612,118 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
         else:
             assert after["trials"][tid]["seconds"] > use["seconds"], tid
     assert after["trial_s"] == pytest.approx(sum(u["seconds"] for u in after["trials"].values()))
-    assert "budget: trial_hours" in resumed.stdout and "of 1.00 h" in resumed.stdout
-    assert "stale lock" not in resumed.stdout  # the SIGTERMed driver removed its lock
+    assert "budget: trial_hours" in final_out and "of 1.00 h" in final_out
+    assert "stale lock" not in final_out  # the SIGTERMed driver removed its lock
     rows = table(run_dir)
     assert len(rows) == 3 and all(r["state"] == "TERMINATED" for r in rows.values()), rows
-    for tid in interrupted & set(rows):
-        with open(run_dir / "trials" / tid / "metrics.csv") as f:
-            epochs = [int(float(r["epoch"])) for r in csv.DictReader(f)]
-        assert epochs == sorted(set(epochs)) and epochs[-1] == 5
-        # continued from a checkpoint: it did not start over at epoch 1 after the kill
-        assert epochs.count(1) == 1
-    # The searcher kept its history: one Optuna study holds exactly the 3 trials' results.
+    assert interrupted & set(rows), "no kill interrupted a trial"
+    for tid in rows:
+        trained = epochs_of(run_dir, tid)
+        # never backwards, never twice, and to the end
+        assert trained == list(range(1, epochs + 1)), (tid, tid in interrupted, trained)
+    assert (run_dir / "best.yaml").is_file()
+    # the killed worker's trial was retried (failure.max_failures: 1) in a new process
+    # and went on from its checkpoint (the epochs above), the other trials regardless
+    pids = epochs_of(run_dir, victim, "worker_pid")
+    assert victim_pid in pids and pids[-1] != victim_pid, pids
+    assert (run_dir / "trials" / victim / "error.txt").is_file()
+    # The searcher kept its history: the Optuna study holds exactly the 3 trials of
+    # trials.csv, each with the value Tune reported last (none lost, none twice).
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
     storage = optuna.storages.JournalStorage(JournalFileBackend(str(run_dir / "optuna.journal")))
     study = optuna.load_study(study_name="resumable", storage=storage)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(complete) == 3
+    in_study = sorted((t.params["optimizer.lr"], t.value) for t in complete)
+    in_table = sorted((float(r["param.optimizer.lr"]), float(r["value"])) for r in rows.values())
+    assert len(in_study) == 3 and in_study == pytest.approx(in_table, rel=1e-9), study.trials
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 32 MiB tmpfs (root only: CI runs as root), unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    yield disk
+    subprocess.run(["umount", "--lazy", str(disk)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Write a file until `disk` has no byte left; returns it (delete it to free the space)."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        for chunk in (1 << 20, 1 << 12, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * chunk)
+    return filler
+
+
+@pytest.mark.faults
+def test_a_full_disk_stops_the_search_clearly_and_resume_finishes_it(tmp_path, small_disk):
+    """The run directory's disk fills up after the first checkpoint: the driver stops with
+    a message naming the directory and what to do, trials.csv and the checkpoint are
+    intact; once space is freed, --resume finishes the search, nothing trained twice."""
+    write_project(tmp_path)
+    space = {
+        "name": "diskfull",
+        "config": {
+            **BASE,
+            "model": {**BASE["model"], "epoch_seconds": 1.0},
+            "trainer": {"max_epochs": 2},
+        },
+        "metric": "val_loss",
+        "mode": "min",
+        "parameters": {"optimizer.lr": {"type": "categorical", "values": [0.01, 0.03]}},
+        "search": {"sampler": "grid", "num_samples": 2, "seed": 0},
+        "scheduler": {"type": "fifo"},
+        "resources": {"max_concurrent_trials": 1},
+    }
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
+    run_dir = small_disk / "runs" / "diskfull"
+    log = tmp_path / "driver.log"
+    args = ["tune", "space.yaml", "--no-live", "--storage", str(small_disk / "runs")]
+    driver = start_driver(args, tmp_path, log)
+    filler = None
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and driver.poll() is None and filler is None:
+        rows = table(run_dir) if (run_dir / "trials.csv").exists() else {}
+        if any(r["checkpoint"] for r in rows.values()):
+            filler = fill(small_disk)
+        time.sleep(0.2)
+    assert filler is not None, "no checkpoint in 600 s:\n" + log.read_text()[-3000:]
+    rc = driver.wait(timeout=600)
+    out = log.read_text()
+    assert rc == 1, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    assert "no space left on device" in out and f"raytrain tune {run_dir} --resume" in out
+    # what was written before the disk filled is whole
+    rows = table(run_dir)
+    for tid, r in rows.items():
+        trained = epochs_of(run_dir, tid) if r["epochs"] else []
+        assert trained == list(range(1, len(trained) + 1)), (tid, trained)
+        if r["checkpoint"]:
+            assert zipfile.is_zipfile(Path(r["checkpoint"]) / "checkpoint.ckpt"), r
+
+    filler.unlink()
+    resumed = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    rows = table(run_dir)
+    assert len(rows) == 2 and all(r["state"] == "TERMINATED" for r in rows.values()), rows
+    for tid in rows:
+        assert epochs_of(run_dir, tid) == [1, 2], tid
+    assert (run_dir / "best.yaml").is_file()
 
 
 def test_a_search_stops_at_its_trial_hours_budget(tmp_path):
