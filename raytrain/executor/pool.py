@@ -52,6 +52,14 @@ START_ATTEMPTS = 3
 # With `stagger`, the other slots start once the first one serves, or after this long.
 STAGGER_S = 120.0
 
+# A lease whose slot ends before it answered the lease's first command (nothing trained,
+# nothing reported) moves to another slot this many times before its trial fails. The case:
+# a node dies under an idle slot, Tune retries the trial whose actor died with the node, and
+# the retry's lease lands on that slot before Ray Train has noticed its dead workers (~10 s
+# here); failing it would spend a retry on a slot, not on the trial (seen in CI: the retry
+# failed too and the trial ended in ERROR with max_failures: 1).
+REROUTES = 1
+
 
 def pool_name(run_dir: Path) -> str:
     digest = hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:12]
@@ -67,6 +75,8 @@ class _Lease:
     created: float = field(default_factory=time.time)
     inbox: asyncio.Queue[Reply] = field(default_factory=asyncio.Queue)
     ended: bool = False
+    first: Command | None = None  # its first command, until the slot answers it
+    reroutes: int = 0
 
 
 @dataclass
@@ -109,6 +119,7 @@ class ExecutorPool:
         self._broken: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._staggered: asyncio.Task[None] | None = None  # held: the loop keeps tasks weakly
+        self._rerouting: set[asyncio.Task[None]] = set()
 
     # ---- life cycle --------------------------------------------------------------------
     async def start(self) -> int:
@@ -194,8 +205,19 @@ class ExecutorPool:
                 return
             never_ready = slot.state == "starting"
             slot.state = "dead"
-            if slot.lease is not None:
-                self._end_lease(slot.lease, Failed(error or "the trial's worker group ended"))
+            lease = slot.lease
+            if lease is not None and lease.first is not None and lease.reroutes < REROUTES:
+                lease.reroutes += 1
+                lease.slot, slot.lease = None, None
+                log.warning(
+                    "executor slot %d ended before trial %s started on it; it moves "
+                    "to another slot",
+                    index,
+                    lease.trial_id,
+                )
+                self._rerouting.add(asyncio.create_task(self._reroute(lease)))
+            elif lease is not None:
+                self._end_lease(lease, Failed(error or "the trial's worker group ended"))
             if error is not None:
                 log.warning("executor slot %d ended: %s", index, error.splitlines()[-1])
             slot.failed_starts = slot.failed_starts + 1 if (error and never_ready) else 0
@@ -206,6 +228,20 @@ class ExecutorPool:
             if not self._closing and self._broken is None:
                 self._spawn(slot)
             self._changed.notify_all()
+
+    async def _reroute(self, lease: _Lease) -> None:
+        """Bind `lease` to another slot and queue its first command there again."""
+        async with self._changed:
+            why = await self._bind(lease)
+            if why is not None:
+                self._end_lease(lease, Failed(why))
+            elif lease.first is not None:
+                assert lease.slot is not None
+                self._slots[lease.slot].log.append(lease.first)
+            self._changed.notify_all()
+        task = asyncio.current_task()
+        if task is not None:
+            self._rerouting.discard(task)
 
     async def shutdown(self, timeout_s: float = 60.0) -> None:
         """End every slot's Train run (ranks finish their trial's epoch first).
@@ -276,6 +312,7 @@ class ExecutorPool:
             if lease is None or lease.ended:
                 return Failed("the trial's lease has ended (its worker group stopped)")
             if lease.slot is None:
+                lease.first = command
                 why = await self._bind(lease)
                 if why is not None:
                     return Failed(why)
@@ -355,6 +392,7 @@ class ExecutorPool:
                 self._slots[index].state = "dead"
                 self._end_lease(lease, message)
             else:
+                lease.first = None  # it trains here now: a slot ending fails the trial
                 lease.inbox.put_nowait(message)
 
     # ---- introspection ----------------------------------------------------------------

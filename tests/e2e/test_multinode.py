@@ -293,7 +293,13 @@ def test_a_removed_worker_node_costs_its_trial_one_retry(
     assert driver.wait(timeout=900) == 0, log.read_text()[-4000:]
     with open(run_dir / "trials.csv", newline="") as f:
         rows = {r["trial_id"]: r for r in csv.DictReader(f)}
-    assert len(rows) == 2 and {r["state"] for r in rows.values()} == {"TERMINATED"}, rows
+    errors = {  # every failure of each trial, for a CI log that says why
+        tid: (run_dir / "trials" / tid / "error.txt").read_text()[-2500:]
+        for tid in rows
+        if (run_dir / "trials" / tid / "error.txt").is_file()
+    }
+    states = {r["state"] for r in rows.values()}
+    assert len(rows) == 2 and states == {"TERMINATED"}, (rows, errors, log.read_text()[-3000:])
     for tid in rows:  # continued from its checkpoint, not from scratch
         assert [int(float(e)) for e in _column(run_dir, tid, "epoch")] == [1, 2, 3], tid
     pids = [int(p) for p in _column(run_dir, victim, "raylet_pid")]

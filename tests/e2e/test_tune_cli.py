@@ -637,7 +637,9 @@ def test_resume_after_sigkill_keeps_every_trial(tmp_path):
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     in_study = sorted((t.params["optimizer.lr"], t.value) for t in complete)
     in_table = sorted((float(r["param.optimizer.lr"]), float(r["value"])) for r in rows.values())
-    assert len(in_study) == 3 and in_study == pytest.approx(in_table, rel=1e-9), study.trials
+    assert len(in_study) == 3, study.trials
+    for (lr, value), (lr_row, value_row) in zip(in_study, in_table, strict=True):
+        assert (lr, value) == (pytest.approx(lr_row, rel=1e-9), pytest.approx(value_row, rel=1e-9))
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
 
 

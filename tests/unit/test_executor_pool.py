@@ -73,6 +73,8 @@ class FakeSlots:
                 return
             if not isinstance(command, Start):
                 continue
+            if command.params.get("vanish", 0) >= incarnation:  # its node dies, no reply
+                raise RuntimeError("a worker of this slot died")
             if command.params.get("raise"):
                 self.call(pool.reply(index, incarnation, command.lease, Failed("boom", 0)))
                 raise RuntimeError("boom")
@@ -186,6 +188,26 @@ def test_a_failing_trial_fails_its_lease_and_the_slot_starts_again() -> None:
         await trial(pool, "after")  # the restarted slot serves again
 
     run_pool(2, fake, body)
+
+
+def test_a_slot_that_ends_before_answering_a_trial_hands_it_to_another_slot() -> None:
+    """A node died under an idle slot and a trial's lease landed on it: the trial trained
+    nothing there, so it moves (once) instead of failing; a second such end fails it."""
+    fake = FakeSlots(epochs=2)
+
+    async def body(pool: ExecutorPool) -> None:
+        moved = await trial(pool, "moved", {"vanish": 1})
+        assert [type(r) for r in moved] == [EpochDone, Saved, EpochDone, Saved]
+        lease = await pool.lease("unlucky")
+        reply = await pool.send(lease, Start(lease, "unlucky", {"vanish": 3}))
+        assert isinstance(reply, Failed) and "died" in reply.text
+        await pool.release(lease)
+
+    run_pool(1, fake, body)
+    starts = {
+        key: [c.trial_id for c in log if isinstance(c, Start)] for key, log in fake.seen.items()
+    }
+    assert starts[(0, 1)] == ["moved"] and starts[(0, 2)][0] == "moved"
 
 
 def test_recycle_after_restarts_the_slot_between_trials() -> None:
