@@ -53,6 +53,27 @@ def add_overrides(parser: argparse.ArgumentParser, example: str) -> None:
     )
 
 
+def add_ray_address(parser: argparse.ArgumentParser) -> None:
+    """`--address`: the Ray cluster a command runs on (default: a private local head)."""
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="existing Ray cluster: 'auto' or 'ray://host:10001' (default: start a local Ray)",
+    )
+
+
+def add_search_output(parser: argparse.ArgumentParser) -> None:
+    """`-v` and `--no-live`: what a running search prints."""
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show Ray's and the trials' own logs"
+    )
+    parser.add_argument(
+        "--no-live",
+        action="store_true",
+        help="print one line per finished trial instead of a live table",
+    )
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="raytrain",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from raytrain.cli import add_overrides
+from raytrain.cli import add_overrides, add_ray_address, add_search_output
 from raytrain.errors import InputError, Problem
 from raytrain.layout import SearchRunLayout
 
@@ -28,19 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rank the finalists by the mean over the seeds, or by mean minus one std "
         "(towards worse: plus for mode min)",
     )
-    parser.add_argument(
-        "--address",
-        default=None,
-        help="existing Ray cluster: 'auto' or 'ray://host:10001' (default: start a local Ray)",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="show Ray's and the trials' own logs"
-    )
-    parser.add_argument(
-        "--no-live",
-        action="store_true",
-        help="print one line per finished trial instead of a live table",
-    )
+    add_ray_address(parser)
+    add_search_output(parser)
 
 
 def has_confirm_step(layout: SearchRunLayout) -> bool:

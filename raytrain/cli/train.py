@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from raytrain.cli import add_overrides
+from raytrain.cli import add_overrides, add_ray_address
 from raytrain.layout import TrainRunLayout
 
 if TYPE_CHECKING:
@@ -32,11 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("config", help="train config YAML")
     add_overrides(parser, "trainer.max_epochs=5")
-    parser.add_argument(
-        "--address",
-        default=None,
-        help="existing Ray cluster ('auto' or 'ray://HOST:10001'); default: start a local Ray",
-    )
+    add_ray_address(parser)
     parser.add_argument(
         "--storage", default="runs/train", help="parent folder of run dirs (default: runs/train)"
     )

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from raytrain.cli import add_overrides
+from raytrain.cli import add_overrides, add_ray_address, add_search_output
 from raytrain.errors import InputError, Problem
 from raytrain.layout import SearchRunLayout
 
@@ -24,11 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", default=None, metavar="FILE", help="base train config for a W&B sweep file"
     )
-    parser.add_argument(
-        "--address",
-        default=None,
-        help="existing Ray cluster: 'auto' or 'ray://host:10001' (default: start a local Ray)",
-    )
+    add_ray_address(parser)
     parser.add_argument(
         "--storage", type=Path, default=None, help="where run directories go (default: ./runs)"
     )
@@ -52,14 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the plan and the resource plan on the cluster, run nothing",
     )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="show Ray's and the trials' own logs"
-    )
-    parser.add_argument(
-        "--no-live",
-        action="store_true",
-        help="print one line per finished trial instead of a live table",
-    )
+    add_search_output(parser)
 
 
 def _warm_start(space: Space, runs: list[Path], resume: bool) -> WarmStart | None:
