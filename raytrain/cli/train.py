@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from raytrain.cli import add_overrides, add_ray_address
 from raytrain.layout import TrainRunLayout
+from raytrain.space.fidelity import train_key
 
 if TYPE_CHECKING:
     from raytrain.config.schema import TrainConfig
     from raytrain.trial.progress import EpochReport
 
-_SKIP_IN_LINE = {"epoch", "step"}
+_SKIP_IN_LINE = {"epoch", "step", "steps", "samples"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,19 +72,22 @@ def _metrics_line(metrics: dict[str, Any]) -> str:
     return "  ".join(f"{k} {_fmt(v)}" for k, v in sorted(metrics.items()) if k not in _SKIP_IN_LINE)
 
 
-def _print_provenance(provenance: dict[str, Any], history: list[dict[str, Any]]) -> None:
-    """The trial's recorded value(s) next to this run's at the same epoch: one metric, or
-    each objective of a multi-objective export (`provenance.values`)."""
+def _print_provenance(
+    provenance: dict[str, Any], history: list[dict[str, Any]], key: str = "epoch"
+) -> None:
+    """The trial's recorded value(s) next to this run's at the same epoch (`key`: or
+    step / sample count, as the config reports): one metric, or each objective of a
+    multi-objective export (`provenance.values`)."""
     values = provenance.get("values")
     if not isinstance(values, dict):
         metric, recorded = provenance.get("metric"), provenance.get("value")
         if not metric or recorded is None:
             return
         values = {metric: recorded}
-    epoch = provenance.get("epoch")
-    same_epoch = [row for row in history if row.get("epoch") == epoch]
+    epoch = provenance.get(key)
+    same_epoch = [row for row in history if row.get(key) == epoch]
     row = (same_epoch or history or [{}])[-1]
-    at = f" at epoch {epoch}" if epoch is not None else ""
+    at = f" at {key.rstrip('s')} {epoch}" if epoch is not None else ""
     trial = provenance.get("trial_id", "?")
     for metric, recorded in values.items():
         ours = row.get(metric)
@@ -125,6 +129,7 @@ def _train(
     started = time.monotonic()
     total = cfg.trainer.max_epochs
     first = True
+    progress = train_key(cfg.trainer.report_every, cfg.trainer.report_unit)
 
     def on_epoch(report: EpochReport) -> None:
         nonlocal first
@@ -136,10 +141,11 @@ def _train(
         elapsed = time.monotonic() - started
         ckpt = "  [ckpt]" if report.checkpoint_path else ""
         epoch = report.metrics.get("epoch", "?")
-        print(
-            f"epoch {epoch:>3}/{total}  {_metrics_line(report.metrics)}{ckpt}  ({elapsed:.1f}s)",
-            flush=True,
-        )
+        at = f"epoch {epoch:>3}/{total}"
+        if progress != "epoch":  # reports inside epochs
+            done = report.metrics.get(progress, "?")
+            at = f"{progress.rstrip('s')} {done} (epoch {epoch}/{total})"
+        print(f"{at}  {_metrics_line(report.metrics)}{ckpt}  ({elapsed:.1f}s)", flush=True)
 
     runtime_env = user_code_runtime_env(cfg, cwd, remote=args.address is not None)
     # sigterm_as_sigint after ray.init (in connected_ray), which sets its own handler.
@@ -159,7 +165,8 @@ def _train(
     print(f"final: {_metrics_line(final)}  (epoch {final.get('epoch')})")
     if outcome.best_metrics is not None:
         metric, best_at = cfg.checkpoint.metric, outcome.best_metrics
-        print(f"best {metric}: {_fmt(best_at.get(metric))} at epoch {best_at.get('epoch')}")
+        where = f"{progress.rstrip('s')} {best_at.get(progress)}"
+        print(f"best {metric}: {_fmt(best_at.get(metric))} at {where}")
     layout = TrainRunLayout(run_dir)
     main_names = (layout.best_ckpt.name, layout.last_ckpt.name)
     best = outcome.checkpoints.get(main_names[0]) or outcome.checkpoints.get(main_names[1])
@@ -168,5 +175,5 @@ def _train(
             print(f"{name}: {path}")
     print(f"best checkpoint: {best if best else '(none saved)'}")
     if provenance:
-        _print_provenance(provenance, outcome.history)
+        _print_provenance(provenance, outcome.history, progress)
     return 0

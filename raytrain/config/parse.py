@@ -83,6 +83,8 @@ _TRAINER_RULES = {
     "limit_train_batches": _limit_batches,
     "limit_val_batches": _limit_batches,
     "log_every_n_steps": at_least(1),
+    "report_every": lambda v: None if v is None else at_least(1)(v),
+    "report_unit": lambda v: None if v in ("steps", "samples") else "must be steps or samples",
 }
 _CHECKPOINT_RULES = {"every_n_epochs": at_least(0), "num_to_keep": at_least(1)}
 _METRIC_IS_DEFAULT = "metric_is_default"

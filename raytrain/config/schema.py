@@ -53,6 +53,11 @@ class TrainerConfig:
     limit_train_batches: float | int | None = None
     limit_val_batches: float | int | None = None
     log_every_n_steps: int = 50
+    # Report (and checkpoint) every `report_every` optimizer steps or training samples,
+    # inside epochs, instead of after every validated epoch (raytrain.space.fidelity). In a
+    # space, `scheduler.time_attr` / `scheduler.report_every` set these for every trial.
+    report_every: int | None = None
+    report_unit: Literal["steps", "samples"] = "steps"
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,14 @@ if TYPE_CHECKING:
 
 
 class EpochLog:
-    """metrics.csv and TensorBoard events of one training (called from one thread)."""
+    """metrics.csv and TensorBoard events of one training (called from one thread).
 
-    def __init__(self, files: EpochFiles, tensorboard: bool) -> None:
+    `key` is the progress column rows are ordered by: `epoch`, or `steps` / `samples` in a
+    run that reports inside epochs (raytrain.space.fidelity)."""
+
+    def __init__(self, files: EpochFiles, tensorboard: bool, key: str = "epoch") -> None:
         self.files = files
+        self.key = key
         self._rows: list[dict[str, float]] | None = None  # loaded lazily: resume reads it
         self.columns: list[str] = []
         self.events: TrialEvents | None = None
@@ -45,7 +49,8 @@ class EpochLog:
 
     @property
     def last_epoch(self) -> int:
-        return int(self.rows[-1]["epoch"]) if self.rows else 0
+        """The progress (in `key`'s unit) of the last row; 0 before any."""
+        return int(self.rows[-1][self.key]) if self.rows else 0
 
     def add(self, metrics: Mapping[str, Any], wall_time: float) -> dict[str, float]:
         """Record one reported epoch and return its row.
@@ -55,15 +60,18 @@ class EpochLog:
         """
         rows = self.rows
         last_epoch = self.last_epoch
-        epoch = int(metrics.get("epoch", last_epoch + 1))
+        epoch = int(metrics.get(self.key, last_epoch + 1))
         row: dict[str, float] = {
-            "epoch": epoch,
+            self.key: epoch,
             "wall_time": wall_time,
             **numeric_metrics(metrics),
         }
+        if self.key != "epoch":  # steps / samples: the epoch is kept, fractional
+            row["epoch"] = float(metrics.get("epoch", 0))
+        row[self.key] = epoch
         new_columns = [k for k in row if k not in self.columns]
         if epoch <= last_epoch or new_columns:
-            rows[:] = [r for r in rows if r["epoch"] < epoch]
+            rows[:] = [r for r in rows if r[self.key] < epoch]
             rows.append(row)
             self.columns = [*self.columns, *new_columns]
             _files.rewrite_metrics(self.files, self.columns, rows)
@@ -95,11 +103,12 @@ class TrainRunWriter:
         layout: TrainRunLayout,
         *,
         tensorboard: bool = True,
+        key: str = "epoch",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.layout = layout
         layout.root.mkdir(parents=True, exist_ok=True)
-        self.log = EpochLog(layout, tensorboard)
+        self.log = EpochLog(layout, tensorboard, key)
         self._clock = clock
         self._started = self._now()
         self._done = False
@@ -115,7 +124,7 @@ class TrainRunWriter:
         """One reported epoch: a metrics.csv row and its TensorBoard scalars. Returns the
         epoch and its metrics as recorded (the epoch numbered if the report had none)."""
         row = self.log.add(metrics, self._clock())
-        self.log.scalars(numeric_metrics(metrics), step=int(row["epoch"]))
+        self.log.scalars(numeric_metrics(metrics), step=int(row[self.log.key]))
         self._state(RUNNING)
         return {"epoch": row["epoch"], **numeric_metrics(metrics)}
 

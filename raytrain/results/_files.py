@@ -132,7 +132,7 @@ def read_metrics(files: EpochFiles) -> tuple[list[dict[str, float]], list[str]]:
 def _cells(columns: Sequence[str], row: Mapping[str, float]) -> list[str]:
     def cell(key: str) -> str:
         v = row.get(key)
-        if key == "epoch" and v is not None:
+        if key == "epoch" and v is not None and v == int(v):  # fractional inside epochs
             return str(int(v))
         return format_cell(v)
 

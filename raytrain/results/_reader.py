@@ -20,6 +20,7 @@ from raytrain.results._table import read_table
 from raytrain.results.states import RUNNING, TERMINATED
 from raytrain.space.asha import rung_epochs
 from raytrain.space.catalogue import SCHEDULERS
+from raytrain.space.fidelity import time_key
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -110,6 +111,7 @@ def _load_search_run(layout: SearchRunLayout) -> Run:
         objectives=objectives,
         constraints=constraints,
         warm_start=_files.read_warm_start(layout),
+        time_attr=str((space.get("scheduler") or {}).get("time_attr") or "epochs"),
     )
 
 
@@ -133,8 +135,12 @@ def _load_train_run(layout: TrainRunLayout) -> Run:
     recorded = state.get("state") or (TERMINATED if checkpoints else RUNNING)
     record = TrialRecord(trial_id=layout.root.name, state=str(recorded))
     record.trial_dir = layout.root
+    trainer = config.get("trainer") or {}
+    time_attr = (
+        str(trainer.get("report_unit") or "steps") if trainer.get("report_every") else "epochs"
+    )
     rows, _header = _files.read_metrics(layout)
-    summarise_history(record, rows, metric, mode)
+    summarise_history(record, rows, metric, mode, time_key(time_attr))
     record.started_at = _time(state.get("started_at"))
     record.updated_at = _time(state.get("updated_at"))
     record.error = state.get("error") or None
@@ -147,4 +153,5 @@ def _load_train_run(layout: TrainRunLayout) -> Run:
         space={},
         trials=[record],
         kind=TRAIN,
+        time_attr=time_attr,
     )

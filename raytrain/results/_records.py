@@ -18,6 +18,7 @@ from typing import Any
 from raytrain.layout import SEARCH, TRAIN, EpochFiles, RunLayout, SearchRunLayout, TrainRunLayout
 from raytrain.pareto import pareto_ranks, point_of
 from raytrain.results.states import FINISHED_STATES, PENDING, TRIAL_STATES
+from raytrain.space.fidelity import time_key
 from raytrain.space.types import Constraint, Objective
 
 
@@ -77,10 +78,15 @@ class TrialRecord:
 
 
 def summarise_history(
-    record: TrialRecord, rows: Sequence[dict[str, float]], metric: str, mode: str
+    record: TrialRecord,
+    rows: Sequence[dict[str, float]],
+    metric: str,
+    mode: str,
+    key: str = "epoch",
 ) -> None:
-    """Set a record's epochs, last value and best value/epoch from its metrics.csv rows."""
-    record.epochs = int(rows[-1]["epoch"]) if rows else 0
+    """Set a record's epochs, last value and best value/epoch from its metrics.csv rows
+    (`key`: the run's progress column; "epochs" are then steps or samples)."""
+    record.epochs = int(rows[-1][key]) if rows else 0
     record.value = rows[-1].get(metric) if rows else None
     record.best_value, record.best_epoch = None, None
     for row in rows:
@@ -88,7 +94,7 @@ def summarise_history(
         if v is None or not math.isfinite(v):
             continue
         if record.best_value is None or better(v, record.best_value, mode):
-            record.best_value, record.best_epoch = v, int(row["epoch"])
+            record.best_value, record.best_epoch = v, int(row[key])
 
 
 def summarise_objectives(
@@ -119,6 +125,18 @@ def rank_records(records: Sequence[TrialRecord], objectives: Sequence[Objective]
         records[i].pareto_rank = rank
 
 
+# progress columns: whole numbers stay ints (`epoch` is fractional in a run that reports
+# inside epochs, raytrain.space.fidelity)
+PROGRESS_KEYS = ("epoch", "steps", "samples")
+
+
+def _progress(cell: str) -> float:
+    try:
+        return int(cell)
+    except ValueError:
+        return float(cell)
+
+
 def read_metrics_csv(path: Path) -> list[dict[str, float]]:
     """Rows of a metrics.csv; tolerates a torn last line of a file being appended to."""
     if not path.is_file():
@@ -131,7 +149,7 @@ def read_metrics_csv(path: Path) -> list[dict[str, float]]:
                 if key is None or cell in (None, ""):
                     continue
                 try:
-                    row[key] = int(cell) if key == "epoch" else float(cell)
+                    row[key] = _progress(cell) if key in PROGRESS_KEYS else float(cell)
                 except ValueError:
                     continue
             if "epoch" in row:
@@ -165,10 +183,17 @@ class Run:
     # several objectives make a multi-objective run (then `metric` is the first of them)
     objectives: tuple[Objective, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    # the unit of `epochs`/`best_epoch`/rungs (scheduler.time_attr; raytrain.space.fidelity)
+    time_attr: str = "epochs"
 
     @property
     def multi_objective(self) -> bool:
         return len(self.objectives) > 1
+
+    @property
+    def time_key(self) -> str:
+        """The progress column of the trials' metrics.csv (`epoch`, `steps`, `samples`)."""
+        return time_key(self.time_attr)
 
     def front(self) -> list[TrialRecord]:
         """The Pareto front: feasible trials no other feasible trial dominates, ordered

@@ -37,9 +37,9 @@ from raytrain.space.types import Constraint, Objective
 class _TrialState:
     """What the writer keeps in memory for one trial besides its table row."""
 
-    def __init__(self, trial: TrialLayout, tensorboard: bool) -> None:
+    def __init__(self, trial: TrialLayout, tensorboard: bool, key: str) -> None:
         self.layout = trial
-        self.log = EpochLog(trial, tensorboard)
+        self.log = EpochLog(trial, tensorboard, key)
         self.checkpoints: dict[int, str] = _files.read_checkpoints(trial)
         self.session_open = False
         self.fresh: tuple[int, str] | None = None  # checkpoint announced since the last result
@@ -60,11 +60,14 @@ class RunWriter:
         constraints: Sequence[Constraint] = (),
         tensorboard: bool = True,
         confirm_pick: str = "mean",
+        time_key: str = "epoch",
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`objectives` (2 or more) make it a multi-objective run's writer: trials.csv
         then has each objective, the Pareto rank and feasibility (`constraints`).
-        `confirm_pick`: the statistic that ranks confirmed finalists (`confirm.pick`)."""
+        `confirm_pick`: the statistic that ranks confirmed finalists (`confirm.pick`).
+        `time_key`: the result key of the run's progress (`epoch`, or `steps`/`samples`
+        in a run that reports inside epochs): rows, checkpoints and rungs are in it."""
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
         self.run_dir = Path(run_dir)
@@ -76,6 +79,7 @@ class RunWriter:
         self.constraints = tuple(constraints) if self.objectives else ()
         self.tensorboard = tensorboard
         self.confirm_pick = confirm_pick
+        self.time_key = time_key
         self._clock = clock  # injectable so tests and demos can fake a long run
         self.layout.trials_dir.mkdir(parents=True, exist_ok=True)
         existing, existing_params = read_table(self.layout.trials_csv)
@@ -130,7 +134,7 @@ class RunWriter:
         state = self._trial(trial_id)
         record = self._records[trial_id]
         last_epoch = state.log.last_epoch
-        epoch = int(state.log.add(metrics, self._now().timestamp())["epoch"])
+        epoch = int(state.log.add(metrics, self._now().timestamp())[self.time_key])
         if epoch <= last_epoch:
             # checkpoints of the replaced attempt go, except one announced just now for
             # this very result (trial_checkpoint(..., epoch=E) called before its result)
@@ -235,7 +239,7 @@ class RunWriter:
         if trial_id not in self._state:
             trial = self.layout.trial(trial_id)
             trial.root.mkdir(parents=True, exist_ok=True)
-            self._state[trial_id] = _TrialState(trial, self.tensorboard)
+            self._state[trial_id] = _TrialState(trial, self.tensorboard, self.time_key)
             self._records[trial_id] = record or TrialRecord(trial_id=trial_id)
             self._records[trial_id].trial_dir = trial.root
         return self._state[trial_id]
@@ -248,7 +252,7 @@ class RunWriter:
 
     def _summarise(self, record: TrialRecord, state: _TrialState) -> None:
         """Recompute epochs/value/best/rung/checkpoint from the trial's history."""
-        summarise_history(record, state.log.rows, self.metric, self.mode)
+        summarise_history(record, state.log.rows, self.metric, self.mode, self.time_key)
         if self.objectives:
             summarise_objectives(record, state.log.rows, self.objectives, self.constraints)
         record.rung = rung_reached(record.epochs, self.rungs)

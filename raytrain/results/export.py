@@ -92,7 +92,7 @@ def exported_config(
         result: dict[str, Any] = {
             "objectives": {o.name: o.mode for o in run.objectives},
             "values": {o.name: record.objectives.get(o.name) for o in run.objectives},
-            "epoch": record.epochs,
+            run.time_key: record.epochs,
             "pareto_rank": record.pareto_rank,
             "feasible": record.feasible,
             "constraints": [f"{c.metric} {c.op} {c.threshold:g}" for c in run.constraints],
@@ -103,7 +103,7 @@ def exported_config(
             "metric": run.metric,
             "mode": run.mode,
             "value": record.best_value,
-            "epoch": record.best_epoch,
+            run.time_key: record.best_epoch,  # `epoch`, or `steps` / `samples`
         }
         confirmed = _finalist_of(run, record)
         if confirmed is not None:

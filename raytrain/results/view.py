@@ -93,6 +93,7 @@ def records_table(
     best_id: str | None,
     show_rung: bool,
     objectives: Sequence[str] = (),
+    unit: str = "epochs",
 ) -> FittedTable:
     """The trial table of `status` and of the live view of `tune`: one row per record.
     With `objectives` (a multi-objective run) it shows each objective at the last epoch,
@@ -108,8 +109,8 @@ def records_table(
         ),
         Column("state", states, justify="left", min_width=7),
         *param_columns(rows, param_paths, drop_from=10),
-        *(_pareto_columns(rows, objectives) if objectives else _metric_columns(rows, bold)),
-        Column("epochs", [str(t.epochs) for t in rows], min_width=3, short_header="ep"),
+        *(_pareto_columns(rows, objectives) if objectives else _metric_columns(rows, bold, unit)),
+        Column(unit, [str(t.epochs) for t in rows], min_width=3, short_header=unit[:2]),
     ]
     if any(t.confirms is not None for t in rows):
         columns.insert(2, _rerun_column(rows))
@@ -165,7 +166,7 @@ def _pareto_columns(rows: list[TrialRecord], objectives: Sequence[str]) -> list[
     return columns
 
 
-def _metric_columns(rows: list[TrialRecord], bold: list[str]) -> list[Column]:
+def _metric_columns(rows: list[TrialRecord], bold: list[str], unit: str) -> list[Column]:
     return [
         Column(
             "best",
@@ -176,11 +177,11 @@ def _metric_columns(rows: list[TrialRecord], bold: list[str]) -> list[Column]:
             min_width=6,
         ),
         Column(
-            "@ep",
+            "@" + unit[:2],
             [fmt_value(t.best_epoch) for t in rows],
             drop=4,
             min_width=3,
-            names="@ep (epoch of the best value)",
+            names=f"@{unit[:2]} ({unit.rstrip('s')} of the best value)",
         ),
         Column("last", [fmt_value(t.value) for t in rows], drop=2),
     ]
@@ -208,6 +209,7 @@ def trial_table(run: Run, *, limit: int | None = None) -> FittedTable:
         best_id=best_id,
         show_rung=bool(run.rungs) or any(t.rung is not None for t in run.trials),
         objectives=[o.name for o in run.objectives] if run.multi_objective else (),
+        unit=run.time_attr,
     )
 
 
@@ -244,7 +246,7 @@ def summary_line(run: Run, now: datetime | None = None) -> Text:
         b = best[0]
         text.append(f" | best {run.metric} ")
         text.append(fmt_value(b.best_value), style="bold green")
-        text.append(f" ({b.trial_id}, epoch {b.best_epoch})")
+        text.append(f" ({b.trial_id}, {run.time_attr.rstrip('s')} {b.best_epoch})")
         pick = chosen(run.trials, run.mode, run.confirm_pick)
         if pick is not None:
             text.append(f" | chosen by {run.confirm_pick} over new seeds: ")

@@ -109,7 +109,7 @@ SCHEDULERS: dict[str, SchedulerSpec] = {
         SchedulerSpec(
             "asha",
             "ASHA early stopping (Ray Tune ASHAScheduler; with several objectives raytrain's "
-            "Pareto ASHA), time unit = epochs",
+            "Pareto ASHA), time unit = scheduler.time_attr (epochs by default)",
             f"{_SCHEDULERS}:asha_scheduler",
             settings=("max_t", "grace_period", "reduction_factor"),
             rungs=True,

@@ -43,8 +43,14 @@ def trial_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
 
 def trial_train_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
     """The complete train config of one trial: base config + sampled values + the
-    space's per-trial resources (so an exported config reproduces the same layout)."""
-    return dataclasses.replace(trial_config(space, params), resources=trial_resources(space))
+    space's per-trial resources and report cadence (so an exported config reproduces the
+    same layout and reports at the same steps)."""
+    cfg = trial_config(space, params)
+    s = space.scheduler
+    trainer = cfg.trainer
+    if s.time_attr != "epochs":  # steps / samples: report inside epochs
+        trainer = dataclasses.replace(trainer, report_every=s.report_every, report_unit=s.time_attr)
+    return dataclasses.replace(cfg, resources=trial_resources(space), trainer=trainer)
 
 
 def trial_resources(space: Space) -> ResourcesConfig:

@@ -89,6 +89,13 @@ def parse_space(
     search = parse_search(data.get("search"), probs.under("search"))
     max_epochs = config["trainer"]["max_epochs"]
     scheduler = parse_scheduler(data.get("scheduler"), probs.under("scheduler"), max_epochs)
+    for key in ("report_every", "report_unit"):
+        if config["trainer"].get(key) not in (None, "steps"):
+            probs.add(
+                ("config", "trainer", key),
+                "set by the scheduler in a space: use scheduler.time_attr and "
+                "scheduler.report_every",
+            )
     res = config["resources"]
     resources = parse_resources(
         data.get("resources"),

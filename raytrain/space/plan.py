@@ -38,11 +38,11 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _setting(settings: object, key: str) -> str:
+def _setting(settings: object, key: str, unit: str = "epochs") -> str:
     """`key value` of a sampler's / scheduler's setting; None = the library's default."""
     value = getattr(settings, key)
     text = "default" if value is None else _fmt(value)
-    return f"{key} {text}" + (" epochs" if key == "max_t" else "")
+    return f"{key} {text}" + (f" {unit}" if key == "max_t" else "")
 
 
 def _component(section: dict[str, Any]) -> str:
@@ -136,13 +136,18 @@ def render_plan(space: Space) -> str:
     sch = space.scheduler
     scheduler = SCHEDULERS[sch.type]
     if scheduler.settings:
-        settings = ", ".join(_setting(sch, key) for key in scheduler.settings)
+        settings = ", ".join(_setting(sch, key, sch.time_attr) for key in scheduler.settings)
         lines.append(f"scheduler: {sch.type} ({settings})")
     else:
         lines.append(f"scheduler: {sch.type} - {scheduler.description}")
+    if sch.within_epoch:
+        lines.append(
+            f"  time unit: {sch.time_attr}; trials report every {sch.report_every} "
+            f"{sch.time_attr} (inside epochs), checkpoints at the same cadence"
+        )
     if scheduler.rungs:
         rungs = ", ".join(str(r) for r in asha_rungs(space)) or "none"
-        lines.append(f"  ASHA rungs (epochs where trials are compared): {rungs}")
+        lines.append(f"  ASHA rungs ({sch.time_attr} where trials are compared): {rungs}")
         if space.multi_objective:
             lines.append(
                 "  multi-objective ASHA: at a rung a trial continues when it is among the "

@@ -16,6 +16,7 @@ from raytrain.config.problems import Problems
 from raytrain.config.tree import suggest
 from raytrain.config.types_check import Rule, above, at_least, check_fields, is_int
 from raytrain.space.catalogue import SAMPLERS, SCHEDULERS
+from raytrain.space.fidelity import WITHIN_EPOCH
 from raytrain.space.types import (
     BudgetSettings,
     ConfirmSettings,
@@ -52,14 +53,45 @@ def parse_search(raw: Any, probs: Problems) -> SearchSettings:
 
 
 def parse_scheduler(raw: Any, probs: Problems, default_max_t: int) -> SchedulerSettings:
+    """`default_max_t`: config.trainer.max_epochs (the default of max_t in epochs)."""
     rules = {
         "type": _one_of(SCHEDULERS, "scheduler"),
         "max_t": at_least(1),
         "grace_period": at_least(1),
         "reduction_factor": above(1),
+        "report_every": lambda v: None if v is None else at_least(1)(v),
     }
     fields = check_fields(SchedulerSettings, raw, probs, rules)
-    fields.setdefault("max_t", default_max_t)
+    given = raw if isinstance(raw, Mapping) else {}
+    unit = fields.get("time_attr", "epochs")
+    kind = fields.get("type", None if "type" in given else "asha")  # None: reported above
+    rungs = kind is not None and SCHEDULERS[kind].rungs
+    if unit in WITHIN_EPOCH:
+        every = fields.get("report_every")
+        if every is None:
+            if given.get("report_every") is None:  # a wrong value is reported above
+                probs.add(
+                    ("report_every",),
+                    f"required with time_attr: {unit} (report every how many {unit}, e.g. 500)",
+                )
+        else:
+            fields.setdefault("grace_period", every)  # the first report is the first rung
+        if rungs and "max_t" not in given:
+            probs.add(
+                ("max_t",),
+                f"required with time_attr: {unit}: the most {unit} a trial trains before "
+                f"ASHA stops it (raytrain cannot count an epoch's {unit} before the data "
+                "loads)",
+            )
+        fields.setdefault("max_t", fields.get("grace_period", 1))
+    else:
+        if fields.get("report_every") is not None:
+            probs.add(
+                ("report_every",),
+                "only with time_attr: steps or samples (epochs report every validated "
+                "epoch: config.trainer.check_val_every_n_epoch)",
+            )
+        fields.setdefault("max_t", default_max_t)
     settings = SchedulerSettings(**fields)
     if settings.grace_period > settings.max_t:
         probs.add(

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from raytrain.space.fidelity import TimeAttr
+
 Mode = Literal["min", "max"]
 Condition = dict[str, tuple[Any, ...]]
 
@@ -98,9 +100,17 @@ class SearchSettings:
 @dataclass(frozen=True)
 class SchedulerSettings:
     type: str = "asha"  # a name in raytrain.space.catalogue.SCHEDULERS
-    max_t: int = 20  # epochs; default = config.trainer.max_epochs
-    grace_period: int = 1
+    max_t: int = 20  # in time_attr units; epochs: default = config.trainer.max_epochs
+    grace_period: int = 1  # steps/samples: default = report_every (the first report)
     reduction_factor: float = 3.0
+    # the unit trials report progress in (raytrain.space.fidelity); steps/samples report
+    # every `report_every` of them, inside epochs
+    time_attr: TimeAttr = "epochs"
+    report_every: int | None = None
+
+    @property
+    def within_epoch(self) -> bool:
+        return self.time_attr != "epochs"
 
 
 @dataclass(frozen=True)

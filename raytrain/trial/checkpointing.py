@@ -27,7 +27,9 @@ class CheckpointPolicy:
         return cls(every_n_epochs=cfg.every_n_epochs, save_last=cfg.save_last)
 
     def wants(self, epoch: int, is_last: bool) -> bool:
-        """`epoch` is the number of completed epochs (1-based)."""
+        """`epoch` is the number of completed epochs (1-based), or of reports so far in a
+        run that reports inside epochs (`trainer.report_every`): its checkpoints follow
+        the report cadence."""
         periodic = self.every_n_epochs > 0 and epoch % self.every_n_epochs == 0
         return periodic or (is_last and self.save_last)
 

@@ -21,6 +21,7 @@ from raytrain.layout import TrainRunLayout
 from raytrain.redaction import redact
 from raytrain.results import TERMINATED, TrainRunWriter
 from raytrain.results.states import ERROR
+from raytrain.space.fidelity import train_key
 from raytrain.tracking import RunEnd, RunStart, Scope, Tracking
 from raytrain.trial.checkpoint_export import export_checkpoints, pick_best
 from raytrain.trial.failures import explain_failure
@@ -111,7 +112,8 @@ def _fit(
 ) -> tuple[Any, dict[str, Path]]:
     relay = ProgressRelay()
     recorded_rows: list[dict[str, float]] = []  # as metrics.csv has them (numbered epochs)
-    with TrainRunWriter(layout, tensorboard=cfg.logging.tensorboard) as writer:
+    progress = train_key(cfg.trainer.report_every, cfg.trainer.report_unit)
+    with TrainRunWriter(layout, tensorboard=cfg.logging.tensorboard, key=progress) as writer:
         # secrets as written, in the file and in the trackers (raytrain.redaction)
         resolved = redact(train_config_to_dict(cfg))
         layout.config.write_text(yaml.safe_dump(resolved, sort_keys=False))

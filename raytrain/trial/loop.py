@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import warnings
@@ -78,7 +79,10 @@ def trial_callbacks(
     the checkpoint metric when configured."""
     callbacks: list[pl.Callback] = [
         EpochReportCallback(
-            CheckpointPolicy.from_config(cfg.checkpoint), required_metrics(cfg, metrics_hint), sink
+            CheckpointPolicy.from_config(cfg.checkpoint),
+            required_metrics(cfg, metrics_hint),
+            sink,
+            unit=cfg.trainer.report_unit if cfg.trainer.report_every is not None else None,
         ),
         RedactCheckpointSecrets(),
     ]
@@ -108,9 +112,37 @@ class RedactCheckpointSecrets(pl.Callback):
                 checkpoint[key] = redact(checkpoint[key])
 
 
-def trainer_kwargs(cfg: TrainConfig) -> dict[str, Any]:
-    """Lightning Trainer arguments from `cfg.trainer` (everything but the Ray wiring)."""
+def batch_size_of(datamodule: pl.LightningDataModule) -> int:
+    """The per-rank batch size a `samples` run converts its report interval with."""
+    size = getattr(datamodule, "batch_size", None)
+    if size is None:
+        size = getattr(datamodule, "hparams", {}).get("batch_size")
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(
+            f"time_attr: samples needs the data module's batch size: "
+            f"{type(datamodule).__name__} has no integer `batch_size` attribute or hparam "
+            "(use time_attr: steps, or give the data module a `batch_size`)"
+        )
+    return size
+
+
+def report_interval(cfg: TrainConfig, datamodule: pl.LightningDataModule) -> int | None:
+    """Training batches (per rank) between two reports of a run that reports inside
+    epochs (`trainer.report_every`); None: it reports per validated epoch."""
     t = cfg.trainer
+    if t.report_every is None:
+        return None
+    if t.report_unit == "steps":  # optimizer steps: one per accumulate_grad_batches batches
+        return t.report_every * t.accumulate_grad_batches
+    per_batch = batch_size_of(datamodule) * cfg.resources.workers
+    return max(1, math.ceil(t.report_every / per_batch))
+
+
+def trainer_kwargs(cfg: TrainConfig, report_batches: int | None = None) -> dict[str, Any]:
+    """Lightning Trainer arguments from `cfg.trainer` (everything but the Ray wiring);
+    `report_batches`: validate every that many training batches, across epochs."""
+    t = cfg.trainer
+    within = {"val_check_interval": report_batches, "check_val_every_n_epoch": None}
     optional = {
         "gradient_clip_val": t.gradient_clip_val,
         "limit_train_batches": t.limit_train_batches,
@@ -133,10 +165,13 @@ def trainer_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         "num_sanity_val_steps": 0,
         "default_root_dir": tempfile.gettempdir(),
         **{k: v for k, v in optional.items() if v is not None},
+        **(within if report_batches is not None else {}),
     }
 
 
-def build_lightning_trainer(cfg: TrainConfig, callbacks: list[pl.Callback]) -> pl.Trainer:
+def build_lightning_trainer(
+    cfg: TrainConfig, callbacks: list[pl.Callback], report_batches: int | None = None
+) -> pl.Trainer:
     """A Lightning Trainer wired into Ray Train (DDP strategy + environment), quiet.
 
     Must run inside a Ray Train worker (the environment asks Ray for ranks). A one-worker
@@ -150,13 +185,13 @@ def build_lightning_trainer(cfg: TrainConfig, callbacks: list[pl.Callback]) -> p
         return pl.Trainer(
             strategy=SingleDeviceStrategy(device=device),
             callbacks=callbacks,
-            **{**trainer_kwargs(cfg), "devices": 1},
+            **{**trainer_kwargs(cfg, report_batches), "devices": 1},
         )
     trainer = pl.Trainer(
         strategy=RayDDPStrategy(),
         plugins=[RayLightningEnvironment()],
         callbacks=callbacks,
-        **trainer_kwargs(cfg),
+        **trainer_kwargs(cfg, report_batches),
     )
     return prepare_trainer(trainer)
 
@@ -174,7 +209,11 @@ def fit(
     remember(train_config_to_dict(cfg), cfg.secrets)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     model = build_model(cfg, prepared.datamodule)
-    trainer = build_lightning_trainer(cfg, trial_callbacks(cfg, metrics_hint, sink))
+    trainer = build_lightning_trainer(
+        cfg,
+        trial_callbacks(cfg, metrics_hint, sink),
+        report_interval(cfg, prepared.datamodule),
+    )
     trainer.fit(model, datamodule=prepared.datamodule, ckpt_path=ckpt_path)
     return model
 

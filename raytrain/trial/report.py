@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import lightning.pytorch as pl
 import ray.train
 from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.utilities.data import extract_batch_size
 
 from raytrain.trial.checkpointing import CHECKPOINT_NAME, CheckpointPolicy
 from raytrain.trial.errors import MetricNotLoggedError
@@ -63,11 +64,13 @@ class TrainReportSink:
 
 
 class EpochReportCallback(Checkpoint):
-    """Reports at the end of every epoch that ran validation (and at the last epoch).
+    """Reports at the end of every epoch that ran validation (and at the last epoch), or,
+    with `unit` steps / samples, after every validation Lightning runs every
+    `trainer.report_every` of them (`val_check_interval`, see `raytrain.trial.loop`).
 
     It subclasses Lightning's `Checkpoint` so Lightning runs it after the module's own
-    `on_train_epoch_end` and after EarlyStopping: it sees every logged metric and knows
-    whether this is the final epoch.
+    hooks and after EarlyStopping: it sees every logged metric and knows whether this is
+    the final report.
     """
 
     def __init__(
@@ -75,29 +78,84 @@ class EpochReportCallback(Checkpoint):
         policy: CheckpointPolicy,
         required_metrics: Iterable[str],
         sink: ReportSink | None = None,
+        unit: str | None = None,
     ) -> None:
         self.policy = policy
         self.sink: ReportSink = sink or TrainReportSink()
         self.required_metrics = tuple(dict.fromkeys(required_metrics))
+        self.unit = unit  # None: epochs; "steps" / "samples": within epochs
+        self.samples = 0  # training samples seen by all ranks (kept in checkpoints)
+        self._reports = 0  # within-epoch reports so far (the checkpoint policy counts them)
         self._validated_epoch = -1
         self._checked = False
 
+    # ------------------------------------------------------------- within epochs
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self.unit is None:
+            return
+        self.samples += extract_batch_size(batch) * trainer.world_size
+        loop = trainer.fit_loop
+        last_epoch = (
+            trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+        )
+        if last_epoch and loop.epoch_loop.batch_progress.is_last_batch:
+            # Lightning validates at a step where `should_stop` is set: the last report
+            # then carries this step's metrics, not those of the last interval's end
+            trainer.should_stop = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"samples": self.samples, "reports": self._reports}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.samples = int(state_dict.get("samples", 0))
+        self._reports = int(state_dict.get("reports", 0))
+
+    def _progress(self, trainer: pl.Trainer) -> dict[str, Any]:
+        """steps, samples and the (fractional) epoch of a within-epoch report."""
+        batches = trainer.num_training_batches
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        epoch = trainer.current_epoch + (min(done / batches, 1.0) if batches else 0.0)
+        return {"epoch": round(epoch, 4), "steps": trainer.global_step, "samples": self.samples}
+
+    # ------------------------------------------------------------- reports
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            self._validated_epoch = trainer.current_epoch
+        if trainer.sanity_checking:
+            return
+        self._validated_epoch = trainer.current_epoch
+        if self.unit is None:
+            return
+        self._reports += 1
+        is_last = trainer.should_stop
+        self._report(
+            trainer, self._progress(trainer), self.policy.wants(self._reports, is_last), is_last
+        )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.unit is not None:
+            return  # reported at each validation
         epoch = trainer.current_epoch + 1
         is_last = trainer.should_stop or (
             trainer.max_epochs is not None and epoch >= trainer.max_epochs
         )
         if self._validated_epoch != trainer.current_epoch and not is_last:
             return
+        # epoch: an int, ASHA's time unit
+        self._report(trainer, {"epoch": epoch}, self.policy.wants(epoch, is_last), is_last)
+
+    def _report(
+        self, trainer: pl.Trainer, progress: dict[str, Any], checkpoint: bool, is_last: bool
+    ) -> None:
         logged = scalar_metrics(trainer.callback_metrics)
         if not self._checked:
             missing = [m for m in self.required_metrics if m not in logged]
             if missing:
                 raise MetricNotLoggedError(missing, logged)
             self._checked = True
-        metrics: dict[str, Any] = {**logged, "epoch": epoch}  # an int: ASHA's time unit
-        self.sink.report(trainer, metrics, self.policy.wants(epoch, is_last), is_last)
+        self.sink.report(trainer, {**logged, **progress}, checkpoint, is_last)

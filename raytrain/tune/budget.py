@@ -246,20 +246,30 @@ class BudgetGate(_UsesLedger, Searcher):
 
 class BudgetStopper(_UsesLedger):
     """Tune `stop` criterion: once a limit is reached, a running trial ends at its next
-    ASHA rung (without rungs it runs to its end: every result it gives is kept)."""
+    ASHA rung (without rungs it runs to its end: every result it gives is kept). A trial
+    is at a rung at its first report at or past it (as ASHA judges it): in a run that
+    reports inside epochs the reports need not fall on the rungs."""
 
-    def __init__(self, run_dir: Path, rungs: Sequence[int]) -> None:
+    def __init__(
+        self, run_dir: Path, rungs: Sequence[int], key: str = "epoch", every: int = 1
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.rungs = set(rungs)
+        self.key, self.every = key, every  # the result key of progress, reported every
+        self._last: dict[str, float] = {}
 
     def __call__(self, trial_id: str, result: Mapping[Any, Any]) -> bool:
+        key = getattr(self, "key", "epoch")  # a stopper pickled before these fields
+        last = getattr(self, "_last", {})
+        value = result.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        before = last.get(trial_id)
+        if before is None or before >= value:  # first report, or a restored trial's again
+            before = value - getattr(self, "every", 1)
+        last[trial_id] = value
         limits = self.limits
-        if not limits.budget.any or not self.rungs:
-            return False
-        epoch = result.get("epoch")
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
-            return False
-        if int(epoch) != epoch or int(epoch) not in self.rungs:
+        if not limits.budget.any or not any(before < r <= value for r in self.rungs):
             return False
         ledger = self.run_ledger.ledger
         return ledger.exhausted(limits.budget, limits.gpus_per_trial) is not None
@@ -305,8 +315,8 @@ class LedgerCallback(_UsesLedger, Callback):
     def on_trial_result(
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
     ) -> None:
-        epoch = result.get("epoch")
-        epoch = int(epoch) if isinstance(epoch, (int, float)) else 0
+        epoch = result.get("epoch")  # fractional inside epochs (scheduler.time_attr)
+        epoch = float(epoch) if isinstance(epoch, (int, float)) else 0.0
         self.run_ledger.ledger.trial_result(trial.trial_id, epoch, time.time())
 
     def on_trial_complete(

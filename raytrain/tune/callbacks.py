@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from ray.tune import Callback
 
 from raytrain.results import RunWriter
-from raytrain.space.types import Constraint, Objective
+from raytrain.space.catalogue import SCHEDULERS
+from raytrain.space.fidelity import time_key, unit_of
+from raytrain.space.types import Constraint, Objective, Space
 from raytrain.tune.budget import TimeLimits
 from raytrain.tune.confirm import ConfirmLimits
 from raytrain.tune.ledger import ledger_for
@@ -57,14 +59,26 @@ def model_metrics(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def final_state(trial: Trial, planned_epochs: int) -> str:
-    """TERMINATED when the trial trained all its planned epochs, STOPPED when it ended
-    before (ASHA, a non-finite metric, or its own early stopping), ERROR if it failed.
-    Tune marks scheduler-stopped trials `done` as well, so `done` cannot tell them apart."""
+def final_state(trial: Trial, planned_epochs: int, max_t: tuple[str, int] | None = None) -> str:
+    """TERMINATED when the trial trained all its planned epochs (or reached `max_t` =
+    (result key, value)), STOPPED when it ended before (ASHA, a non-finite metric, or its
+    own early stopping), ERROR if it failed. Tune marks scheduler-stopped trials `done` as
+    well, so `done` cannot tell them apart."""
     if trial.status == "ERROR":
         return "ERROR"
-    epoch = (trial.last_result or {}).get("epoch") or 0
-    return "TERMINATED" if int(epoch) >= planned_epochs else "STOPPED"
+    last = trial.last_result or {}
+    if max_t is not None and (last.get(max_t[0]) or 0) >= max_t[1]:
+        return "TERMINATED"
+    return "TERMINATED" if int(last.get("epoch") or 0) >= planned_epochs else "STOPPED"
+
+
+def full_budget(space: Space) -> tuple[str, int] | None:
+    """(result key, max_t) of a run that reports inside epochs under a rung scheduler: a
+    trial there that reached max_t ran its whole budget although short of max_epochs."""
+    s = space.scheduler
+    if not s.within_epoch or not SCHEDULERS[s.type].rungs:
+        return None
+    return time_key(s.time_attr), s.max_t
 
 
 def planned_epochs(params: dict[str, Any], default: int) -> int:
@@ -86,8 +100,11 @@ class RunDirCallback(RunDirBound, Callback):
         tensorboard: bool = True,
         objectives: Sequence[Objective] = (),
         constraints: Sequence[Constraint] = (),
+        time_key: str = "epoch",
+        max_t: tuple[str, int] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
+        self.time_key, self.max_t = time_key, max_t
         self.objectives, self.constraints = tuple(objectives), tuple(constraints)
         self.max_epochs = max_epochs
         self.tensorboard = tensorboard
@@ -120,8 +137,15 @@ class RunDirCallback(RunDirBound, Callback):
                 # a callback pickled before these fields existed (`--resume` of an older run)
                 objectives=getattr(self, "objectives", ()),
                 constraints=getattr(self, "constraints", ()),
+                time_key=self.progress_key,
             )
         return self._writer
+
+    @property
+    def progress_key(self) -> str:
+        """The result key of a trial's progress (a callback pickled before it existed:
+        epochs)."""
+        return getattr(self, "time_key", "epoch")
 
     def _add(self, trial: Trial) -> None:
         if trial.trial_id not in self._seen:
@@ -160,7 +184,7 @@ class RunDirCallback(RunDirBound, Callback):
         self.writer.trial_result(trial.trial_id, metrics)
         checkpoint = result.get(CHECKPOINT_PATH_KEY)
         if checkpoint:
-            epoch = metrics.get("epoch")
+            epoch = metrics.get(self.progress_key)
             self.writer.trial_checkpoint(
                 trial.trial_id, str(checkpoint), epoch=int(epoch) if epoch is not None else None
             )
@@ -170,7 +194,7 @@ class RunDirCallback(RunDirBound, Callback):
     ) -> None:
         """A Tune checkpoint (warm trials save through Tune), of the epoch just reported."""
         self._add(trial)
-        epoch = (trial.last_result or {}).get("epoch")
+        epoch = (trial.last_result or {}).get(self.progress_key)
         self.writer.trial_checkpoint(
             trial.trial_id, str(checkpoint.path), epoch=int(epoch) if epoch is not None else None
         )
@@ -179,7 +203,8 @@ class RunDirCallback(RunDirBound, Callback):
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
         self._add(trial)
-        state = final_state(trial, planned_epochs(trial.config, self.max_epochs))
+        planned = planned_epochs(trial.config, self.max_epochs)
+        state = final_state(trial, planned, getattr(self, "max_t", None))
         self.writer.trial_finished(trial.trial_id, state)
 
     def on_trial_error(
@@ -224,6 +249,8 @@ class LiveViewCallback(RunDirCallback):
         tensorboard: bool = True,
         objectives: Sequence[Objective] = (),
         constraints: Sequence[Constraint] = (),
+        time_key: str = "epoch",
+        max_t: tuple[str, int] | None = None,
     ) -> None:
         super().__init__(
             run_dir,
@@ -235,6 +262,8 @@ class LiveViewCallback(RunDirCallback):
             tensorboard=tensorboard,
             objectives=objectives,
             constraints=constraints,
+            time_key=time_key,
+            max_t=max_t,
         )
         self.name = name
         self.budget, self.concurrency, self.live = budget, concurrency, live
@@ -282,6 +311,7 @@ class LiveViewCallback(RunDirCallback):
             param_paths=list(self.writer.param_paths),
             objectives=tuple(o.name for o in self.writer.objectives),
             time_budget=self._time_budget(),
+            unit=unit_of(self.progress_key),
         )
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:

@@ -38,7 +38,7 @@ HOUR = 3600.0
 @dataclass
 class TrialUse:
     seconds: float = 0.0
-    epochs: int = 0
+    epochs: float = 0  # fractional in a run that reports inside epochs
     done: bool = False
 
 
@@ -66,7 +66,7 @@ class Ledger:
         self.running.add(trial_id)
         self.trials.setdefault(trial_id, TrialUse()).done = False
 
-    def trial_result(self, trial_id: str, epoch: int, now: float) -> None:
+    def trial_result(self, trial_id: str, epoch: float, now: float) -> None:
         self.tick(now)
         use = self.trials.setdefault(trial_id, TrialUse())
         use.epochs = max(use.epochs, epoch)
@@ -172,7 +172,7 @@ class Ledger:
         trials = {
             str(tid): TrialUse(
                 seconds=float(u.get("seconds", 0.0)),
-                epochs=int(u.get("epochs", 0)),
+                epochs=float(u.get("epochs", 0)),
                 done=bool(u.get("done", False)),
             )
             for tid, u in (data.get("trials") or {}).items()

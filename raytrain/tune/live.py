@@ -36,6 +36,7 @@ class LiveState:
     param_paths: list[str] = field(default_factory=list)
     objectives: tuple[str, ...] = ()  # a multi-objective run (the first one is `metric`)
     time_budget: tuple[str, ...] = ()  # `budget:` used / left, one entry per limit set
+    unit: str = "epochs"  # of the trials' `epochs` (scheduler.time_attr)
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def best(self) -> TrialRecord | None:
@@ -116,6 +117,7 @@ def render(state: LiveState, elapsed: float, *, max_rows: int = 12) -> Group:
         best_id=best.trial_id if best else None,
         show_rung=any(t.rung is not None for t in state.trials),
         objectives=state.objectives,
+        unit=state.unit,
     )
     return Group(head, best_txt, table)
 
@@ -161,7 +163,7 @@ class LiveView:
         rerun = f" (re-run of {trial.confirms}, seed {trial.seed})" if trial.confirms else ""
         print(
             f"[{state.done()}/{state.budget}] {trial.trial_id}{rerun} {state_label(trial.state)} "
-            f"at epoch {trial.epochs}: {scores}  {fmt_params(trial.params)}",
+            f"at {state.unit.rstrip('s')} {trial.epochs}: {scores}  {fmt_params(trial.params)}",
             flush=True,
         )
 

@@ -75,7 +75,7 @@ class ParetoASHA(FIFOScheduler):
         for record in load_run(run_dir).trials:
             rows = record.metrics()
             for milestone, at in self.rungs.recorded.items():
-                row = next((r for r in rows if r["epoch"] >= milestone), None)
+                row = next((r for r in rows if r[self.time_attr] >= milestone), None)
                 if row is not None and record.trial_id not in at:
                     at[record.trial_id] = point_of(row, self.objectives, self.constraints)
 

@@ -36,6 +36,7 @@ from raytrain.results.confirm import render_finalists
 from raytrain.results.export import export_best, export_pareto, render_front, render_top
 from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
 from raytrain.space.catalogue import SAMPLERS
+from raytrain.space.fidelity import time_key
 from raytrain.space.types import Space
 from raytrain.tune.budget import (
     AnyStopper,
@@ -44,7 +45,7 @@ from raytrain.tune.budget import (
     BudgetStopper,
     LedgerCallback,
 )
-from raytrain.tune.callbacks import LiveViewCallback
+from raytrain.tune.callbacks import LiveViewCallback, full_budget
 from raytrain.tune.confirm import ConfirmExempt, ConfirmSearcher, confirm_trials
 from raytrain.tune.diskfull import DiskFullCallback, disk_full, disk_full_error
 from raytrain.tune.ledger import forget, ledger_for
@@ -254,6 +255,8 @@ def _build_or_restore(
             tensorboard=trial_config(space, {}).logging.tensorboard,
             objectives=space.objectives,
             constraints=space.constraints,
+            time_key=time_key(space.scheduler.time_attr),
+            max_t=full_budget(space),
         ),
     ]
     warm = space.resources.executor == "warm"
@@ -280,7 +283,13 @@ def _build_or_restore(
             storage_path=str(run_dir),
             failure_config=tune.FailureConfig(max_failures=space.failure.max_failures),
             stop=AnyStopper(
-                NonFiniteStopper(*(o.name for o in space.objectives)), BudgetStopper(run_dir, rungs)
+                NonFiniteStopper(*(o.name for o in space.objectives)),
+                BudgetStopper(
+                    run_dir,
+                    rungs,
+                    time_key(space.scheduler.time_attr),
+                    space.scheduler.report_every or 1,
+                ),
             ),
             callbacks=callbacks,
             # warm trials checkpoint through Tune (a fresh trial's Train run keeps its own)

@@ -1,7 +1,8 @@
 """The Ray Tune scheduler factories named by `raytrain.space.catalogue.SCHEDULERS`.
 
 Each is `factory(space, run_dir) -> TrialScheduler` (`run_dir`: where the run's records
-are, None outside a run). The time unit is epochs (the `epoch` every trial reports).
+are, None outside a run). The time unit is the space's `scheduler.time_attr`: epochs (the
+`epoch` every trial reports), or steps / samples (raytrain.space.fidelity).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from pathlib import Path
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from raytrain.space.catalogue import SCHEDULERS
+from raytrain.space.fidelity import time_key
 from raytrain.space.types import Space
 from raytrain.tune.pareto_asha import ParetoASHA
-
-TIME_ATTR = "epoch"
 
 
 def asha_scheduler(space: Space, run_dir: Path | None = None) -> TrialScheduler:
@@ -24,14 +24,14 @@ def asha_scheduler(space: Space, run_dir: Path | None = None) -> TrialScheduler:
         return ParetoASHA(
             space.objectives,
             space.constraints,
-            time_attr=TIME_ATTR,
+            time_attr=time_key(s.time_attr),
             max_t=s.max_t,
             grace_period=s.grace_period,
             reduction_factor=s.reduction_factor,
             run_dir=run_dir,
         )
     return ASHAScheduler(
-        time_attr=TIME_ATTR,
+        time_attr=time_key(s.time_attr),
         metric=space.metric,
         mode=space.mode,
         max_t=s.max_t,

@@ -21,9 +21,10 @@ from raytrain.redaction import redact
 from raytrain.results import load_run
 from raytrain.results.states import ERROR
 from raytrain.space import trial_train_config
+from raytrain.space.fidelity import time_key
 from raytrain.space.types import Space
 from raytrain.tracking import RunEnd, RunStart, Scope, Tracking
-from raytrain.tune.callbacks import final_state, model_metrics, planned_epochs
+from raytrain.tune.callbacks import final_state, full_budget, model_metrics, planned_epochs
 from raytrain.tune.relocation import RunDirBound
 
 if TYPE_CHECKING:
@@ -98,7 +99,8 @@ class TrackingCallback(RunDirBound, Callback):
             return
         best = self._best.get(trial.trial_id)
         if best is None or (value < best[0] if self.space.mode == "min" else value > best[0]):
-            epoch = metrics.get("epoch")
+            # the best value's progress: epoch, or step / sample (scheduler.time_attr)
+            epoch = metrics.get(time_key(self.space.scheduler.time_attr))
             self._best[trial.trial_id] = (float(value), int(epoch) if epoch is not None else None)
 
     def _end(self, trial: Trial, state: str) -> None:
@@ -112,7 +114,8 @@ class TrackingCallback(RunDirBound, Callback):
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self._end(trial, final_state(trial, planned_epochs(trial.config, self.max_epochs)))
+        planned = planned_epochs(trial.config, self.max_epochs)
+        self._end(trial, final_state(trial, planned, full_budget(self.space)))
 
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any

@@ -157,12 +157,14 @@ def _usable(record: TrialRecord) -> bool:
     )
 
 
-def _intermediate(record: TrialRecord, metric: str) -> dict[int, float]:
+def _intermediate(record: TrialRecord, metric: str, key: str = "epoch") -> dict[int, float]:
+    """The trial's metric per report, keyed by its progress (`key`: the earlier run's
+    unit, raytrain.space.fidelity)."""
     out: dict[int, float] = {}
     for row in record.metrics():
         v = row.get(metric)
-        if v is not None and math.isfinite(v):
-            out[int(row["epoch"])] = float(v)
+        if v is not None and math.isfinite(v) and key in row:
+            out[int(row[key])] = float(v)
     return out
 
 
@@ -243,7 +245,7 @@ def load_warm_start(space: Space, runs: list[Path]) -> WarmStart:
                     trial_id=record.trial_id,
                     params=point,
                     value=float(record.value),
-                    intermediate=_intermediate(record, space.metric),
+                    intermediate=_intermediate(record, space.metric, run.time_key),
                 )
             )
         sources.append(

@@ -475,7 +475,60 @@ RULES: list[tuple[str, dict[str, Any], str, str]] = [
         "cannot be combined with log",
     ),
     ("bad name", {"name": "a/b"}, "name", "usable as a folder"),
+    (
+        "steps without report_every",
+        {"scheduler": {"time_attr": "steps", "max_t": 100}},
+        "scheduler.report_every",
+        "required with time_attr: steps",
+    ),
+    (
+        "steps under ASHA without max_t",
+        {"scheduler": {"time_attr": "steps", "report_every": 50}},
+        "scheduler.max_t",
+        "required with time_attr: steps",
+    ),
+    (
+        "report_every with epochs",
+        {"scheduler": {"report_every": 50}},
+        "scheduler.report_every",
+        "only with time_attr: steps or samples",
+    ),
+    (
+        "unknown time_attr",
+        {"scheduler": {"time_attr": "minutes"}},
+        "scheduler.time_attr",
+        "expected epochs | steps | samples",
+    ),
+    (
+        "report_every in a space's config",
+        {"config": {"trainer": {"report_every": 5}}},
+        "config.trainer.report_every",
+        "use scheduler.time_attr",
+    ),
 ]
+
+
+def test_steps_scheduler_defaults_and_trial_config(tmp_path: Path) -> None:
+    from raytrain.space import trial_train_config
+
+    sched = {"time_attr": "samples", "report_every": 500, "max_t": 8000, "reduction_factor": 2}
+    space = load_space(write(tmp_path, patched({"scheduler": Replace(sched)})))
+    s = space.scheduler
+    assert (s.time_attr, s.report_every, s.grace_period, s.max_t) == ("samples", 500, 500, 8000)
+    trainer = trial_train_config(space, {"optimizer.lr": 0.01}).trainer
+    assert (trainer.report_every, trainer.report_unit) == (500, "samples")
+    fifo = load_space(
+        write(
+            tmp_path,
+            patched(
+                {"scheduler": Replace({"type": "fifo", "time_attr": "steps", "report_every": 7})}
+            ),
+            "fifo.yaml",
+        )
+    )
+    assert fifo.scheduler.report_every == 7  # FIFO has no rungs: no max_t needed
+    assert load_space(write(tmp_path, VALID, "e.yaml")).scheduler.time_attr == "epochs"
+    assert trial_train_config(load_space(tmp_path / "e.yaml"), {}).trainer.report_every is None
 
 
 @pytest.mark.parametrize(

@@ -261,6 +261,22 @@ def test_stopper_ends_running_trials_at_their_next_rung_once_used_up(run_dir: Pa
     assert not BudgetStopper(run_dir, rungs=[])("t", {"epoch": 3}), "no rungs: run to the end"
 
 
+def test_stopper_in_steps_stops_at_the_first_report_past_a_rung(run_dir: Path) -> None:
+    from raytrain.tune.budget import BudgetStopper
+
+    stop = BudgetStopper(run_dir, rungs=[50, 150], key="steps", every=40)
+    ledger_for(run_dir).ledger.trials.update(
+        hour_trials(3, 0, hours_each=1.0, running_for=0.0).trials
+    )
+    assert [stop("t", {"steps": s, "epoch": 0.5}) for s in (40, 80, 120, 160)] == [
+        False,
+        True,  # 80 is the first report past rung 50
+        False,
+        True,
+    ]
+    assert not stop("u", {"epoch": 2}), "no progress key in the result"
+
+
 def test_callback_counts_trials_and_saves_the_ledger(run_dir: Path, monkeypatch: Any) -> None:
     from raytrain.tune import budget as budget_mod
 

@@ -98,11 +98,12 @@ def learning_curves(run: Run, path: Path) -> Path:
     best_id = best[0].trial_id if best else None
     all_values: list[float] = []
     full = max([t.epochs for t in run.trials] + run.rungs + [0])
+    unit = "epoch" if run.time_attr == "epochs" else run.time_attr
     for t in run.trials:
         rows = [r for r in t.metrics() if run.metric in r]
         if not rows:
             continue
-        xs = [int(r["epoch"]) for r in rows]
+        xs = [int(r[run.time_key]) for r in rows]
         ys = [r[run.metric] for r in rows]
         all_values += ys
         colour, _ = STATE_STYLE.get(t.state, ("0.5", t.state))
@@ -128,7 +129,9 @@ def learning_curves(run: Run, path: Path) -> Path:
     ymin, _ = ax.get_ylim()
     for k, rung in enumerate(run.rungs):
         ax.axvline(rung, color="0.4", ls=":", lw=1)
-        ax.text(rung, ymin, f" rung {k + 1}\n (epoch {rung})", va="bottom", fontsize=8, color="0.3")
+        ax.text(
+            rung, ymin, f" rung {k + 1}\n ({unit} {rung})", va="bottom", fontsize=8, color="0.3"
+        )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles = [
         Line2D([], [], color=c, label=label)
@@ -143,7 +146,7 @@ def learning_curves(run: Run, path: Path) -> Path:
     if run.rungs:
         handles.append(Line2D([], [], color="0.4", ls=":", label="ASHA rung (trials compared)"))
     ax.legend(handles=handles, fontsize=8, loc="best")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(unit)
     ax.set_ylabel(run.metric)
     ax.grid(alpha=0.3)
     ax.set_title(f"{run.name}: learning curves of all trials ({run.metric}, {arrow(run)})")

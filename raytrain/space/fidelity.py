@@ -1,0 +1,34 @@
+"""The time unit of a search (`scheduler.time_attr`): what trials report progress in.
+
+`epochs` (the default) reports after every validated epoch. `steps` / `samples` report
+every `scheduler.report_every` optimizer steps / training samples, inside epochs if need
+be, for models whose epochs are too long to stop at: ASHA's rungs and `max_t`, the trial's
+checkpoints and the run's records (`trials.csv` epochs/best_epoch columns, metrics.csv
+rows, TensorBoard steps) are then in that unit. This module is the one place that names
+the unit's result key; it imports nothing, so `validate` and the workers both use it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+TimeAttr = Literal["epochs", "steps", "samples"]
+
+# time_attr -> the key every report carries its progress under (an int)
+_KEYS: dict[str, str] = {"epochs": "epoch", "steps": "steps", "samples": "samples"}
+WITHIN_EPOCH: tuple[str, ...] = ("steps", "samples")  # units that report inside epochs
+
+
+def time_key(time_attr: str) -> str:
+    """The result key of `time_attr`'s progress (`epoch`, `steps` or `samples`)."""
+    return _KEYS[time_attr]
+
+
+def unit_of(key: str) -> str:
+    """The time_attr whose result key is `key` ("epoch" -> "epochs")."""
+    return next(attr for attr, k in _KEYS.items() if k == key)
+
+
+def train_key(report_every: int | None, report_unit: str) -> str:
+    """The progress key of a train config's reports (`trainer.report_every` / `report_unit`)."""
+    return "epoch" if report_every is None else time_key(report_unit)
