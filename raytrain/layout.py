@@ -268,8 +268,20 @@ def _flatten(d: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]
     return {prefix: d}
 
 
+# Keys added to the dumped space after runs were stored without them, with the value a
+# missing one means (a field whose default is null needs no entry: missing == null).
+ADDED_KEYS: dict[tuple[str, ...], Any] = {
+    ("scheduler", "time_attr"): "epochs",  # step fidelity (raytrain.space.fidelity)
+    ("config", "trainer", "report_unit"): "steps",
+}
+
+
 def resume_conflicts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Dotted keys whose values differ between two dumped spaces, except the budget."""
     a, b = _flatten(old), _flatten(new)
     keys = sorted(set(a) | set(b))
-    return [".".join(k) for k in keys if k not in RESUMABLE_KEYS and a.get(k) != b.get(k)]
+    return [
+        ".".join(k)
+        for k in keys
+        if k not in RESUMABLE_KEYS and a.get(k, ADDED_KEYS.get(k)) != b.get(k, ADDED_KEYS.get(k))
+    ]

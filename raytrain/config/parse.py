@@ -140,6 +140,11 @@ def check_train_config(raw: Any, probs: Problems) -> TrainConfig:
     if isinstance(trainer_raw, Mapping) and is_int(trainer_raw.get("precision")):
         trainer_raw = {**trainer_raw, "precision": str(trainer_raw["precision"])}  # 16 -> "16"
     trainer = check_fields(TrainerConfig, trainer_raw, probs.under("trainer"), _TRAINER_RULES)
+    if trainer.get("report_every") is not None and trainer.get("check_val_every_n_epoch", 1) != 1:
+        probs.add(
+            ("trainer", "check_val_every_n_epoch"),
+            "not with report_every (validation runs every report_every steps/samples instead)",
+        )
     return TrainConfig(
         seed=seed,
         model=model,

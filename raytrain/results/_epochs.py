@@ -19,6 +19,7 @@ from raytrain.redaction import redact_text
 from raytrain.results import _files
 from raytrain.results._metrics import error_summary, numeric_metrics
 from raytrain.results.states import ERROR, FINISHED_STATES, RUNNING
+from raytrain.space.fidelity import WITHIN_EPOCH
 
 if TYPE_CHECKING:
     from raytrain.results._tensorboard import TrialEvents
@@ -68,6 +69,9 @@ class EpochLog:
         }
         if self.key != "epoch":  # steps / samples: the epoch is kept, fractional
             row["epoch"] = float(metrics.get("epoch", 0))
+            for key in WITHIN_EPOCH:  # counts, written as such
+                if key in row:
+                    row[key] = int(row[key])
         row[self.key] = epoch
         new_columns = [k for k in row if k not in self.columns]
         if epoch <= last_epoch or new_columns:

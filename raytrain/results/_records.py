@@ -18,7 +18,7 @@ from typing import Any
 from raytrain.layout import SEARCH, TRAIN, EpochFiles, RunLayout, SearchRunLayout, TrainRunLayout
 from raytrain.pareto import pareto_ranks, point_of
 from raytrain.results.states import FINISHED_STATES, PENDING, TRIAL_STATES
-from raytrain.space.fidelity import time_key
+from raytrain.space.fidelity import PROGRESS_KEYS, time_key
 from raytrain.space.types import Constraint, Objective
 
 
@@ -125,11 +125,6 @@ def rank_records(records: Sequence[TrialRecord], objectives: Sequence[Objective]
         records[i].pareto_rank = rank
 
 
-# progress columns: whole numbers stay ints (`epoch` is fractional in a run that reports
-# inside epochs, raytrain.space.fidelity)
-PROGRESS_KEYS = ("epoch", "steps", "samples")
-
-
 def _progress(cell: str) -> float:
     try:
         return int(cell)
@@ -149,6 +144,7 @@ def read_metrics_csv(path: Path) -> list[dict[str, float]]:
                 if key is None or cell in (None, ""):
                     continue
                 try:
+                    # progress columns stay ints where whole (a fractional epoch inside epochs)
                     row[key] = _progress(cell) if key in PROGRESS_KEYS else float(cell)
                 except ValueError:
                     continue

@@ -180,9 +180,10 @@ def still_improving(f: Facts) -> list[str]:
     if gain < 0.01:
         return []
     return [
-        f"The best trial was still improving at its last epoch ({t.epochs}; {gain:.0%} better "
-        f"over the last fifth): more epochs (config.trainer.max_epochs, scheduler.max_t) "
-        "may pay off."
+        f"The best trial was still improving at its last report "
+        f"({f.run.time_attr.rstrip('s')} {t.epochs}; {gain:.0%} better over the last fifth): "
+        "more epochs "
+        "(config.trainer.max_epochs, scheduler.max_t) may pay off."
     ]
 
 

@@ -158,6 +158,7 @@ def render_text(a: Analysis) -> RenderableType:
     run = a.run
     parts: list[RenderableType] = []
     rows = a.top
+    unit = run.time_attr  # epochs, or steps / samples (raytrain.space.fidelity)
     if run.multi_objective:
         scores = [
             Column(o.name, [fmt_value(t.objectives.get(o.name)) for t in rows])
@@ -170,7 +171,12 @@ def render_text(a: Analysis) -> RenderableType:
             Column(
                 f"best {run.metric}", [fmt_value(t.best_value) for t in rows], short_header="best"
             ),
-            Column("@epoch", [fmt_value(t.best_epoch) for t in rows], drop=2, short_header="@ep"),
+            Column(
+                "@" + unit.rstrip("s"),
+                [fmt_value(t.best_epoch) for t in rows],
+                drop=2,
+                short_header="@" + unit[:2],
+            ),
         ]
         title = f"{run.name}: top {len(rows)} by best {run.metric} ({run.mode})"
         empty = f"No trial has a finite {run.metric} yet."
@@ -179,7 +185,7 @@ def render_text(a: Analysis) -> RenderableType:
         Column("trial", [t.trial_id for t in rows], justify="left", min_width=5),
         Column("state", [Text(*state_cell(t.state)) for t in rows], justify="left"),
         *scores,
-        Column("epochs", [str(t.epochs) for t in rows], drop=3, short_header="ep"),
+        Column(unit, [str(t.epochs) for t in rows], drop=3, short_header=unit[:2]),
         *param_columns(rows, run.param_paths, drop_from=10),
     ]
     top = FittedTable(

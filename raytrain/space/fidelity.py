@@ -17,6 +17,7 @@ TimeAttr = Literal["epochs", "steps", "samples"]
 # time_attr -> the key every report carries its progress under (an int)
 _KEYS: dict[str, str] = {"epochs": "epoch", "steps": "steps", "samples": "samples"}
 WITHIN_EPOCH: tuple[str, ...] = ("steps", "samples")  # units that report inside epochs
+PROGRESS_KEYS: tuple[str, ...] = tuple(_KEYS.values())  # every report's progress columns
 
 
 def time_key(time_attr: str) -> str:

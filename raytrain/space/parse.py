@@ -89,10 +89,18 @@ def parse_space(
     search = parse_search(data.get("search"), probs.under("search"))
     max_epochs = config["trainer"]["max_epochs"]
     scheduler = parse_scheduler(data.get("scheduler"), probs.under("scheduler"), max_epochs)
+    if scheduler.within_epoch and config["trainer"].get("check_val_every_n_epoch") != 1:
+        probs.add(
+            ("config", "trainer", "check_val_every_n_epoch"),
+            f"not with scheduler.time_attr: {scheduler.time_attr} (trials validate every "
+            "scheduler.report_every of them instead)",
+        )
     for key in ("report_every", "report_unit"):
-        if config["trainer"].get(key) not in (None, "steps"):
+        where = f"trainer.{key}"
+        given = config["trainer"].get(key) not in (None, "steps")
+        if given or where in params:
             probs.add(
-                ("config", "trainer", key),
+                ("config", "trainer", key) if given else ("parameters", where),
                 "set by the scheduler in a space: use scheduler.time_attr and "
                 "scheduler.report_every",
             )

@@ -115,7 +115,9 @@ class MlflowTracker(Tracker):
         run_id = self.runs.get(key)
         if run_id is None:
             return
-        step = int(metrics.get("epoch", 0))
+        # one MLflow step per report: the optimizer step when the run reports inside
+        # epochs (its `epoch` is fractional there), else the epoch
+        step = int(metrics.get("steps", metrics.get("epoch", 0)))
         now = int(time.time() * 1000)
         # NaN/inf (a diverged trial) are left out: not every MLflow backend stores them
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if math.isfinite(v)]

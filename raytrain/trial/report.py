@@ -84,7 +84,9 @@ class EpochReportCallback(Checkpoint):
         self.sink: ReportSink = sink or TrainReportSink()
         self.required_metrics = tuple(dict.fromkeys(required_metrics))
         self.unit = unit  # None: epochs; "steps" / "samples": within epochs
-        self.samples = 0  # training samples seen by all ranks (kept in checkpoints)
+        # training samples seen by all ranks (kept in checkpoints); None: not countable
+        self.samples: int | None = 0
+        self._reported_step = -1  # global step of the last within-epoch report
         self._reports = 0  # within-epoch reports so far (the checkpoint policy counts them)
         self._validated_epoch = -1
         self._checked = False
@@ -100,7 +102,16 @@ class EpochReportCallback(Checkpoint):
     ) -> None:
         if self.unit is None:
             return
-        self.samples += extract_batch_size(batch) * trainer.world_size
+        if self.samples is not None:
+            try:
+                self.samples += extract_batch_size(batch) * trainer.world_size
+            except Exception as exc:  # a batch without tensors: Lightning cannot size it
+                if self.unit == "samples":
+                    raise ValueError(
+                        f"time_attr: samples cannot count the samples of this batch ({exc}); "
+                        "use time_attr: steps"
+                    ) from exc
+                self.samples = None  # steps need no sample count: reports leave it out
         loop = trainer.fit_loop
         last_epoch = (
             trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
@@ -114,7 +125,8 @@ class EpochReportCallback(Checkpoint):
         return {"samples": self.samples, "reports": self._reports}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.samples = int(state_dict.get("samples", 0))
+        samples = state_dict.get("samples", 0)
+        self.samples = None if samples is None else int(samples)
         self._reports = int(state_dict.get("reports", 0))
 
     def _progress(self, trainer: pl.Trainer) -> dict[str, Any]:
@@ -122,7 +134,8 @@ class EpochReportCallback(Checkpoint):
         batches = trainer.num_training_batches
         done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
         epoch = trainer.current_epoch + (min(done / batches, 1.0) if batches else 0.0)
-        return {"epoch": round(epoch, 4), "steps": trainer.global_step, "samples": self.samples}
+        progress = {"epoch": round(epoch, 4), "steps": trainer.global_step}
+        return progress if self.samples is None else {**progress, "samples": self.samples}
 
     # ------------------------------------------------------------- reports
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -131,19 +144,25 @@ class EpochReportCallback(Checkpoint):
         self._validated_epoch = trainer.current_epoch
         if self.unit is None:
             return
+        self._within_epoch_report(trainer, trainer.should_stop)
+
+    def _within_epoch_report(self, trainer: pl.Trainer, is_last: bool) -> None:
         self._reports += 1
-        is_last = trainer.should_stop
-        self._report(
-            trainer, self._progress(trainer), self.policy.wants(self._reports, is_last), is_last
-        )
+        self._reported_step = trainer.global_step
+        wants = self.policy.wants(self._reports, is_last)
+        self._report(trainer, self._progress(trainer), wants, is_last)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.unit is not None:
-            return  # reported at each validation
         epoch = trainer.current_epoch + 1
         is_last = trainer.should_stop or (
             trainer.max_epochs is not None and epoch >= trainer.max_epochs
         )
+        if self.unit is not None:
+            # reported at each validation; a fit that never validates (no val loader)
+            # still reports its end, as per epoch
+            if is_last and self._reported_step != trainer.global_step:
+                self._within_epoch_report(trainer, True)
+            return
         if self._validated_epoch != trainer.current_epoch and not is_last:
             return
         # epoch: an int, ASHA's time unit

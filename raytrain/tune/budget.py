@@ -31,6 +31,8 @@ from ray.tune import Callback
 from ray.tune.search import Searcher, SearchGenerator
 
 from raytrain.layout import SearchRunLayout
+from raytrain.space.catalogue import SCHEDULERS
+from raytrain.space.fidelity import WITHIN_EPOCH, time_key
 from raytrain.space.types import BudgetSettings
 from raytrain.tune.ledger import RunLedger, ledger_for
 from raytrain.tune.relocation import RunDirBound
@@ -162,7 +164,8 @@ class TimeLimits:
 
     budget: BudgetSettings
     gpus_per_trial: float
-    max_epochs: int
+    max_epochs: int  # a trial's length in `progress_key` units (max_t inside epochs)
+    progress_key: str = "epoch"
 
     @classmethod
     def of_run(cls, run_dir: Path) -> TimeLimits:
@@ -174,6 +177,12 @@ class TimeLimits:
         res = data.get("resources") or {}
         gpus = float(res.get("workers_per_trial", 1)) * float(res.get("gpus_per_worker", 0))
         trainer = (data.get("config") or {}).get("trainer") or {}
+        sched = data.get("scheduler") or {}
+        unit = str(sched.get("time_attr") or "epochs")
+        spec = SCHEDULERS.get(str(sched.get("type") or "asha"))
+        if unit in WITHIN_EPOCH and spec is not None and spec.rungs and sched.get("max_t"):
+            # inside epochs a trial lasts max_t steps/samples (an epoch may be far longer)
+            return cls(budget, gpus, int(sched["max_t"]), time_key(unit))
         return cls(budget, gpus, int(trainer.get("max_epochs", 1)))
 
 
@@ -315,9 +324,10 @@ class LedgerCallback(_UsesLedger, Callback):
     def on_trial_result(
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
     ) -> None:
-        epoch = result.get("epoch")  # fractional inside epochs (scheduler.time_attr)
-        epoch = float(epoch) if isinstance(epoch, (int, float)) else 0.0
-        self.run_ledger.ledger.trial_result(trial.trial_id, epoch, time.time())
+        # progress in the unit the projection counts in (TimeLimits.progress_key)
+        done = result.get(self.limits.progress_key)
+        done = float(done) if isinstance(done, (int, float)) else 0.0
+        self.run_ledger.ledger.trial_result(trial.trial_id, done, time.time())
 
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any

@@ -38,7 +38,9 @@ HOUR = 3600.0
 @dataclass
 class TrialUse:
     seconds: float = 0.0
-    epochs: float = 0  # fractional in a run that reports inside epochs
+    # progress: epochs, or steps / samples when the run reports inside epochs (the unit
+    # of raytrain.tune.budget.TimeLimits)
+    epochs: float = 0
     done: bool = False
 
 

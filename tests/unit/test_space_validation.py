@@ -505,6 +505,21 @@ RULES: list[tuple[str, dict[str, Any], str, str]] = [
         "config.trainer.report_every",
         "use scheduler.time_attr",
     ),
+    (
+        "steps with check_val_every_n_epoch",
+        {
+            "scheduler": {"time_attr": "steps", "report_every": 5, "max_t": 50},
+            "config": {"trainer": {"check_val_every_n_epoch": 2}},
+        },
+        "config.trainer.check_val_every_n_epoch",
+        "not with scheduler.time_attr: steps",
+    ),
+    (
+        "searched report_every",
+        {P: {"trainer.report_every": {"type": "int", "low": 5, "high": 50}}},
+        "parameters.trainer.report_every",
+        "use scheduler.time_attr",
+    ),
 ]
 
 

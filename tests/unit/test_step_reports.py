@@ -102,3 +102,24 @@ def test_samples_need_a_batch_size() -> None:
 
     with pytest.raises(ValueError, match="batch_size"):
         batch_size_of(pl.LightningDataModule())
+
+
+def test_a_fit_without_validation_still_reports_its_end() -> None:
+    from raytrain.config.schema import CheckpointConfig
+
+    cfg = _cfg("steps", 10, epochs=2)
+    cfg = TrainConfig(
+        model=cfg.model,
+        data=cfg.data,
+        trainer=TrainerConfig(max_epochs=2, report_every=10, limit_val_batches=0),
+        checkpoint=CheckpointConfig(metric="train_loss"),
+    )
+    sink = ListSink()
+    prepared = prepare(cfg)
+    model = build_model(cfg, prepared.datamodule)
+    trainer = pl.Trainer(
+        callbacks=trial_callbacks(cfg, [], sink),  # type: ignore[arg-type]
+        **trainer_kwargs(cfg, report_interval(cfg, prepared.datamodule)),
+    )
+    trainer.fit(model, datamodule=prepared.datamodule)
+    assert [(m["steps"], last) for m, _, last in sink.reports] == [(2 * BATCHES, True)]

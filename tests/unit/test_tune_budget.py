@@ -93,6 +93,18 @@ def test_the_budget_may_change_on_resume_but_not_the_space() -> None:
     assert resume_conflicts(old, {**new, "metric": "b"}) == ["metric"]
 
 
+def test_a_space_stored_before_step_fidelity_resumes(tmp_path: Path) -> None:
+    """A run's space.yaml from before `scheduler.time_attr` / `trainer.report_unit`
+    existed lacks them: missing means their defaults, not a changed space."""
+    fresh = dump_space(load_space(write(tmp_path, SPACE)))
+    scheduler = {k: v for k, v in fresh["scheduler"].items() if k != "time_attr"}
+    trainer = {k: v for k, v in fresh["config"]["trainer"].items() if k != "report_unit"}
+    old = {**fresh, "scheduler": scheduler, "config": {**fresh["config"], "trainer": trainer}}
+    assert resume_conflicts(old, fresh) == []
+    steps = {**fresh, "scheduler": {**fresh["scheduler"], "time_attr": "steps"}}
+    assert resume_conflicts(old, steps) == ["scheduler.time_attr"]
+
+
 # ------------------------------------------------------------------ the ledger
 def test_time_is_added_to_the_wall_clock_and_to_every_running_trial() -> None:
     ledger = Ledger()
@@ -297,3 +309,27 @@ def test_callback_counts_trials_and_saves_the_ledger(run_dir: Path, monkeypatch:
     assert saved.trials["t1"].seconds == pytest.approx(60.0)
     assert saved.trials["t1"].epochs == 1 and saved.trials["t1"].done
     assert saved.wall_s == pytest.approx(90.0)
+
+
+def test_inside_epochs_a_trial_is_projected_over_max_t_steps(tmp_path: Path) -> None:
+    """A steps run's trial lasts max_t steps, not max_epochs: the ledger counts its
+    progress in steps and projects over max_t (a fractional first epoch times max_epochs
+    would end the search at its first reports)."""
+    from raytrain.tune.budget import TimeLimits
+
+    sched = {"type": "asha", "time_attr": "steps", "report_every": 10, "max_t": 40}
+    space = load_space(write(tmp_path, {**SPACE, "scheduler": sched}))
+    run = tmp_path / "runs" / "steps"
+    SearchRunLayout(run).write_space(dump_space(space))
+    limits = TimeLimits.of_run(run)
+    assert (limits.progress_key, limits.max_epochs) == ("steps", 40)
+    ledger = Ledger()
+    ledger.trial_started("a", 0.0)
+    ledger.trial_result("a", 10, 5.0)  # 10 of 40 steps in 5 s
+    assert ledger.expected_trial_s(limits.max_epochs) == pytest.approx(20.0)
+    fifo = {**sched, "type": "fifo"}
+    (tmp_path / "fifo").mkdir()
+    space = load_space(write(tmp_path / "fifo", {**SPACE, "scheduler": fifo}))
+    SearchRunLayout(run).write_space(dump_space(space))
+    epochs = SPACE["config"]["trainer"]["max_epochs"]
+    assert TimeLimits.of_run(run) == TimeLimits(limits.budget, 0.0, epochs, "epoch")
