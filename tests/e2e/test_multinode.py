@@ -39,6 +39,7 @@ WORKER_NODES = 2
 PROBE_MODULE = '''\
 """An MLP that writes the Ray node id it trains on into `probe_dir`."""
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -56,6 +57,12 @@ class NodeProbeMLP(MLPClassifier):
 
         node = ray.get_runtime_context().get_node_id()
         Path(self.probe_dir, f"{os.getpid()}-{uuid.uuid4().hex}.node").write_text(node)
+        # Hold the first trial until a second one has started: a warm slot serves trial
+        # after trial, and one-epoch trials could all be done before the second slot (on
+        # another node) is up; the second trial cannot start on the busy first slot.
+        deadline = time.monotonic() + 240
+        while len(list(Path(self.probe_dir).glob("*.node"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
 '''
 
 
