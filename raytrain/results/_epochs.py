@@ -69,10 +69,9 @@ class EpochLog:
         }
         if self.key != "epoch":  # steps / samples: the epoch is kept, fractional
             row["epoch"] = float(metrics.get("epoch", 0))
-            for key in WITHIN_EPOCH:  # counts, written as such
+            for key in WITHIN_EPOCH:  # counts (this log's key among them), written as such
                 if key in row:
                     row[key] = int(row[key])
-        row[self.key] = epoch
         new_columns = [k for k in row if k not in self.columns]
         if epoch <= last_epoch or new_columns:
             rows[:] = [r for r in rows if r[self.key] < epoch]

@@ -20,7 +20,7 @@ from raytrain.results._table import read_table
 from raytrain.results.states import RUNNING, TERMINATED
 from raytrain.space.asha import rung_epochs
 from raytrain.space.catalogue import SCHEDULERS
-from raytrain.space.fidelity import time_key
+from raytrain.space.fidelity import time_key, train_time_attr
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -136,9 +136,7 @@ def _load_train_run(layout: TrainRunLayout) -> Run:
     record = TrialRecord(trial_id=layout.root.name, state=str(recorded))
     record.trial_dir = layout.root
     trainer = config.get("trainer") or {}
-    time_attr = (
-        str(trainer.get("report_unit") or "steps") if trainer.get("report_every") else "epochs"
-    )
+    time_attr = train_time_attr(trainer.get("report_every"), trainer.get("report_unit"))
     rows, _header = _files.read_metrics(layout)
     summarise_history(record, rows, metric, mode, time_key(time_attr))
     record.started_at = _time(state.get("started_at"))

@@ -25,11 +25,11 @@ def time_key(time_attr: str) -> str:
     return _KEYS[time_attr]
 
 
-def unit_of(key: str) -> str:
-    """The time_attr whose result key is `key` ("epoch" -> "epochs")."""
-    return next(attr for attr, k in _KEYS.items() if k == key)
+def train_time_attr(report_every: int | None, report_unit: str | None) -> str:
+    """The unit a train config reports in (`trainer.report_every` / `report_unit`)."""
+    return "epochs" if report_every is None else (report_unit or "steps")
 
 
-def train_key(report_every: int | None, report_unit: str) -> str:
-    """The progress key of a train config's reports (`trainer.report_every` / `report_unit`)."""
-    return "epoch" if report_every is None else time_key(report_unit)
+def train_key(report_every: int | None, report_unit: str | None) -> str:
+    """The progress key of a train config's reports."""
+    return time_key(train_time_attr(report_every, report_unit))

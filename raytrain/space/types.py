@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from raytrain.space.fidelity import TimeAttr
+from raytrain.space.fidelity import TimeAttr, time_key
 
 Mode = Literal["min", "max"]
 Condition = dict[str, tuple[Any, ...]]
@@ -111,6 +111,11 @@ class SchedulerSettings:
     @property
     def within_epoch(self) -> bool:
         return self.time_attr != "epochs"
+
+    @property
+    def key(self) -> str:
+        """The result key trials report their progress under (`epoch`, `steps`, ...)."""
+        return time_key(self.time_attr)
 
 
 @dataclass(frozen=True)

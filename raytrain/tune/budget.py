@@ -244,7 +244,8 @@ class BudgetGate(_UsesLedger, Searcher):
         return {}
 
     def set_state(self, state: dict) -> None:
-        pass
+        """Nothing to restore: the gate's state is the run's ledger file (budget.json),
+        read again by `limits` / `run_ledger`."""
 
     def save(self, checkpoint_path: str) -> None:
         self.searcher.save(checkpoint_path)

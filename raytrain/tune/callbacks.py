@@ -17,7 +17,7 @@ from ray.tune import Callback
 
 from raytrain.results import RunWriter
 from raytrain.space.catalogue import SCHEDULERS
-from raytrain.space.fidelity import time_key, unit_of
+from raytrain.space.fidelity import time_key
 from raytrain.space.types import Constraint, Objective, Space
 from raytrain.tune.budget import TimeLimits
 from raytrain.tune.confirm import ConfirmLimits
@@ -78,7 +78,7 @@ def full_budget(space: Space) -> tuple[str, int] | None:
     s = space.scheduler
     if not s.within_epoch or not SCHEDULERS[s.type].rungs:
         return None
-    return time_key(s.time_attr), s.max_t
+    return s.key, s.max_t
 
 
 def planned_epochs(params: dict[str, Any], default: int) -> int:
@@ -100,11 +100,11 @@ class RunDirCallback(RunDirBound, Callback):
         tensorboard: bool = True,
         objectives: Sequence[Objective] = (),
         constraints: Sequence[Constraint] = (),
-        time_key: str = "epoch",
+        time_attr: str = "epochs",
         max_t: tuple[str, int] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
-        self.time_key, self.max_t = time_key, max_t
+        self.time_attr, self.max_t = time_attr, max_t
         self.objectives, self.constraints = tuple(objectives), tuple(constraints)
         self.max_epochs = max_epochs
         self.tensorboard = tensorboard
@@ -143,9 +143,9 @@ class RunDirCallback(RunDirBound, Callback):
 
     @property
     def progress_key(self) -> str:
-        """The result key of a trial's progress (a callback pickled before it existed:
-        epochs)."""
-        return getattr(self, "time_key", "epoch")
+        """The result key of a trial's progress (a callback pickled before `time_attr`
+        existed: epochs)."""
+        return time_key(getattr(self, "time_attr", "epochs"))
 
     def _add(self, trial: Trial) -> None:
         if trial.trial_id not in self._seen:
@@ -249,7 +249,7 @@ class LiveViewCallback(RunDirCallback):
         tensorboard: bool = True,
         objectives: Sequence[Objective] = (),
         constraints: Sequence[Constraint] = (),
-        time_key: str = "epoch",
+        time_attr: str = "epochs",
         max_t: tuple[str, int] | None = None,
     ) -> None:
         super().__init__(
@@ -262,7 +262,7 @@ class LiveViewCallback(RunDirCallback):
             tensorboard=tensorboard,
             objectives=objectives,
             constraints=constraints,
-            time_key=time_key,
+            time_attr=time_attr,
             max_t=max_t,
         )
         self.name = name
@@ -311,7 +311,7 @@ class LiveViewCallback(RunDirCallback):
             param_paths=list(self.writer.param_paths),
             objectives=tuple(o.name for o in self.writer.objectives),
             time_budget=self._time_budget(),
-            unit=unit_of(self.progress_key),
+            unit=getattr(self, "time_attr", "epochs"),
         )
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:

@@ -36,7 +36,6 @@ from raytrain.results.confirm import render_finalists
 from raytrain.results.export import export_best, export_pareto, render_front, render_top
 from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
 from raytrain.space.catalogue import SAMPLERS
-from raytrain.space.fidelity import time_key
 from raytrain.space.types import Space
 from raytrain.tune.budget import (
     AnyStopper,
@@ -255,7 +254,7 @@ def _build_or_restore(
             tensorboard=trial_config(space, {}).logging.tensorboard,
             objectives=space.objectives,
             constraints=space.constraints,
-            time_key=time_key(space.scheduler.time_attr),
+            time_attr=space.scheduler.time_attr,
             max_t=full_budget(space),
         ),
     ]
@@ -287,7 +286,7 @@ def _build_or_restore(
                 BudgetStopper(
                     run_dir,
                     rungs,
-                    time_key(space.scheduler.time_attr),
+                    space.scheduler.key,
                     space.scheduler.report_every or 1,
                 ),
             ),

@@ -12,7 +12,6 @@ from pathlib import Path
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from raytrain.space.catalogue import SCHEDULERS
-from raytrain.space.fidelity import time_key
 from raytrain.space.types import Space
 from raytrain.tune.pareto_asha import ParetoASHA
 
@@ -24,14 +23,14 @@ def asha_scheduler(space: Space, run_dir: Path | None = None) -> TrialScheduler:
         return ParetoASHA(
             space.objectives,
             space.constraints,
-            time_attr=time_key(s.time_attr),
+            time_attr=s.key,
             max_t=s.max_t,
             grace_period=s.grace_period,
             reduction_factor=s.reduction_factor,
             run_dir=run_dir,
         )
     return ASHAScheduler(
-        time_attr=time_key(s.time_attr),
+        time_attr=s.key,
         metric=space.metric,
         mode=space.mode,
         max_t=s.max_t,

@@ -21,7 +21,6 @@ from raytrain.redaction import redact
 from raytrain.results import load_run
 from raytrain.results.states import ERROR
 from raytrain.space import trial_train_config
-from raytrain.space.fidelity import time_key
 from raytrain.space.types import Space
 from raytrain.tracking import RunEnd, RunStart, Scope, Tracking
 from raytrain.tune.callbacks import final_state, full_budget, model_metrics, planned_epochs
@@ -100,7 +99,7 @@ class TrackingCallback(RunDirBound, Callback):
         best = self._best.get(trial.trial_id)
         if best is None or (value < best[0] if self.space.mode == "min" else value > best[0]):
             # the best value's progress: epoch, or step / sample (scheduler.time_attr)
-            epoch = metrics.get(time_key(self.space.scheduler.time_attr))
+            epoch = metrics.get(self.space.scheduler.key)
             self._best[trial.trial_id] = (float(value), int(epoch) if epoch is not None else None)
 
     def _end(self, trial: Trial, state: str) -> None:
