@@ -39,6 +39,9 @@ SEARCH, TRAIN = "search", "train"
 # The Lightning file inside every checkpoint folder (Tune's `checkpoint_*/` of a trial, Ray
 # Train's of a train run); the same name on both paths, so `export`/`train` read either.
 CHECKPOINT_NAME = "checkpoint.ckpt"
+# Beside it in a warm trial's checkpoint: the result the trial reported when it was saved
+# (raytrain.executor.trainable), so a trial restored from its final checkpoint ends there.
+CHECKPOINT_RESULT_NAME = "result.json"
 # may change on --resume: the trial count, and the budget (the ledger keeps what was used)
 RESUMABLE_KEYS = {
     ("search", "num_samples"),

@@ -8,6 +8,14 @@ a trial ASHA stops at a rung trains no epoch past it. Checkpoints are Tune's own
 (`save_checkpoint` / `load_checkpoint`), kept and pruned by `tune.CheckpointConfig` under
 `trials/<id>/checkpoint_*/`, and restored trials (retry, `--resume`) continue from them.
 
+Tune deletes a superseded checkpoint when it registers the next one and records that in its
+experiment state a moment later (`TuneController.step` -> `checkpoint()`, then a background
+sync); a driver killed in between leaves a state that names the deleted one, and Tune's own
+restore then fails every retry ("does not exist on storage anymore"; seen in the kill-loop
+test, ~1 in 4 runs, kill right after a trial ended). `WarmTrial.restore` then takes the
+trial's newest checkpoint, and a trial whose newest checkpoint is its final one replays that
+final result and ends (`result.json` beside the Lightning file) instead of training again.
+
 `ExecutorPoolCallback` tells the pool in the driver when Tune ends a trial, so its slot is
 free at once even when Tune keeps the trial's actor cached for a later trial.
 """
@@ -15,21 +23,31 @@ free at once even when Tune keeps the trial's actor cached for a later trial.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ray
+from pyarrow import fs as pafs
 from ray import tune
+from ray.tune.result import TRAINING_ITERATION
 
 from raytrain.executor.pool import pool_name
 from raytrain.executor.protocol import Advance, EpochDone, Failed, Save, Saved, Start
-from raytrain.layout import CHECKPOINT_NAME
+from raytrain.layout import CHECKPOINT_NAME, CHECKPOINT_RESULT_NAME
 from raytrain.tune.relocation import relocating
 from raytrain.tune.resources import TRIAL_BUNDLE
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
+
+
+log = logging.getLogger(__name__)
+
+_TUNE_CHECKPOINT = re.compile(r"checkpoint_(\d+)$")  # Tune's `checkpoint_000004` folders
 
 
 class TrialFailed(RuntimeError):
@@ -46,6 +64,8 @@ class WarmTrial(tune.Trainable):
         self._params = dict(config)
         self._started = False
         self._resume: list[Any] | None = None
+        self._reported: dict[str, Any] = {}  # the last step's result, saved with a checkpoint
+        self._final: dict[str, Any] | None = None  # restored from the final checkpoint
         self._lease = ray.get(self._pool.lease.remote(self.trial_id))
 
     def _send(self, command: Any) -> Any:
@@ -56,12 +76,15 @@ class WarmTrial(tune.Trainable):
 
     def step(self) -> dict[str, Any]:
         assert self._lease is not None
+        if self._final is not None:  # its training had ended: report that end again
+            return {**self._final, "should_checkpoint": False, "done": True}
         if self._started:
             command: Any = Advance(self._lease)
         else:
             command = Start(self._lease, self.trial_id, self._params, self._resume)
             self._started = True
         done: EpochDone = self._send(command)
+        self._reported = {"metrics": done.metrics, "done": done.is_last}
         return {**done.metrics, "should_checkpoint": done.wants_checkpoint, "done": done.is_last}
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
@@ -71,11 +94,35 @@ class WarmTrial(tune.Trainable):
         if not saved.written:
             assert saved.data is not None
             Path(checkpoint_dir, CHECKPOINT_NAME).write_bytes(ray.get(saved.data[0]))
+        result = {**self._reported, TRAINING_ITERATION: self.iteration}
+        Path(checkpoint_dir, CHECKPOINT_RESULT_NAME).write_text(json.dumps(result, default=str))
+
+    def restore(self, checkpoint_path: Any) -> None:
+        """Tune's restore, from the trial's newest checkpoint when the one Tune's state
+        names was deleted after a newer one was saved (see the module docstring)."""
+        checkpoint: Any = getattr(checkpoint_path, "checkpoint", None)
+        newer = _newer_checkpoint(checkpoint) if checkpoint is not None else None
+        if newer is not None:
+            log.warning(
+                "trial %s: checkpoint %s is gone (the driver was killed as Tune replaced "
+                "it); restoring from %s",
+                self.trial_id,
+                checkpoint.path,
+                newer.path,
+            )
+            checkpoint_path.checkpoint = newer
+            checkpoint_path.metrics = {
+                **checkpoint_path.metrics,
+                TRAINING_ITERATION: _saved_result(newer).get(TRAINING_ITERATION, 0),
+            }
+        super().restore(checkpoint_path)
 
     def load_checkpoint(self, checkpoint: Any) -> None:
         # Tune may delete a downloaded copy once this returns; the fit starts at step().
         data = Path(str(checkpoint), CHECKPOINT_NAME).read_bytes()
         self._resume = [ray.put(data)]
+        saved = _read_result(Path(str(checkpoint), CHECKPOINT_RESULT_NAME))
+        self._final = dict(saved.get("metrics") or {}) if saved.get("done") else None
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
         self._release()
@@ -89,6 +136,40 @@ class WarmTrial(tune.Trainable):
         if self._lease is not None:
             ray.get(self._pool.release.remote(self._lease))
             self._lease = None
+
+
+def _newer_checkpoint(checkpoint: tune.Checkpoint) -> tune.Checkpoint | None:
+    """The trial's newest checkpoint when `checkpoint` is gone and a later one exists."""
+    filesystem: Any = checkpoint.filesystem
+    path = checkpoint.path.rstrip("/")
+    if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+        return None
+    gone = _TUNE_CHECKPOINT.search(path)
+    parent = path.rsplit("/", 1)[0]
+    if gone is None or filesystem.get_file_info(parent).type != pafs.FileType.Directory:
+        return None
+    later = []
+    for info in filesystem.get_file_info(pafs.FileSelector(parent)):
+        found = _TUNE_CHECKPOINT.search(info.path.rstrip("/"))
+        if info.type == pafs.FileType.Directory and found and int(found[1]) > int(gone[1]):
+            later.append((int(found[1]), info.path))
+    if not later:
+        return None
+    return tune.Checkpoint(max(later)[1], filesystem=filesystem)
+
+
+def _saved_result(checkpoint: tune.Checkpoint) -> dict[str, Any]:
+    with checkpoint.as_directory() as folder:
+        return _read_result(Path(folder, CHECKPOINT_RESULT_NAME))
+
+
+def _read_result(path: Path) -> dict[str, Any]:
+    """A checkpoint's `result.json`; {} for one saved before it was written."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def make_warm_trainable(pool: str) -> Any:

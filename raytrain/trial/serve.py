@@ -120,10 +120,12 @@ class PoolSink:
 
     def __init__(self, channel: SlotChannel, lease: str) -> None:
         self.channel, self.lease = channel, lease
+        self.reported = False
 
     def report(
         self, trainer: pl.Trainer, metrics: dict[str, Any], wants_checkpoint: bool, is_last: bool
     ) -> None:
+        self.reported = True
         if self.channel.rank == 0:
             self.channel.reply(self.lease, EpochDone(metrics, wants_checkpoint, is_last))
         while True:
@@ -169,6 +171,10 @@ def run_trial(command: Start, channel: SlotChannel, space: Space) -> None:
         path = os.path.join(tmp, CHECKPOINT_NAME)
         Path(path).write_bytes(ray.get(command.resume[0]))
         fit(cfg, prepared, metrics_hint=space.watched_metrics, ckpt_path=path, sink=sink)
+    if not sink.reported:
+        # resumed from a checkpoint at its last epoch (one saved before `result.json` was):
+        # Lightning trains and reports nothing, and the trial would wait for an answer
+        raise RuntimeError("the checkpoint it resumed from is at the end of its training")
 
 
 def serve_trials(loop_config: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from raytrain.executor.pool import START_ATTEMPTS, ExecutorPool
+from raytrain.executor.pool import REROUTES, START_ATTEMPTS, ExecutorPool
 from raytrain.executor.protocol import (
     Advance,
     EpochDone,
@@ -192,14 +192,17 @@ def test_a_failing_trial_fails_its_lease_and_the_slot_starts_again() -> None:
 
 def test_a_slot_that_ends_before_answering_a_trial_hands_it_to_another_slot() -> None:
     """A node died under an idle slot and a trial's lease landed on it: the trial trained
-    nothing there, so it moves (once) instead of failing; a second such end fails it."""
+    nothing there, so it moves (up to REROUTES times) instead of failing; one more such end
+    fails it."""
     fake = FakeSlots(epochs=2)
 
     async def body(pool: ExecutorPool) -> None:
         moved = await trial(pool, "moved", {"vanish": 1})
         assert [type(r) for r in moved] == [EpochDone, Saved, EpochDone, Saved]
         lease = await pool.lease("unlucky")
-        reply = await pool.send(lease, Start(lease, "unlucky", {"vanish": 3}))
+        # the slot is at incarnation 2: it vanishes REROUTES + 1 times in a row
+        vanish = 2 + REROUTES
+        reply = await pool.send(lease, Start(lease, "unlucky", {"vanish": vanish}))
         assert isinstance(reply, Failed) and "died" in reply.text
         await pool.release(lease)
 
