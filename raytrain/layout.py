@@ -41,7 +41,7 @@ SEARCH, TRAIN = "search", "train"
 CHECKPOINT_NAME = "checkpoint.ckpt"
 # Beside it in a warm trial's checkpoint: the result the trial reported when it was saved
 # (raytrain.executor.trainable), so a trial restored from its final checkpoint ends there.
-CHECKPOINT_RESULT_NAME = "result.json"
+CHECKPOINT_RESULT_NAME = "raytrain_result.json"  # not Tune's per-trial `result.json`
 # may change on --resume: the trial count, and the budget (the ledger keeps what was used)
 RESUMABLE_KEYS = {
     ("search", "num_samples"),

@@ -433,9 +433,11 @@ def start_pool(
         name=pool_name(run_dir),
         num_cpus=0,
         max_concurrency=1000,  # every rank and trial waits in it at once
-        # near the driver (its Train controllers follow it there); anywhere if it cannot be
+        # On the driver's node, never elsewhere (it holds nothing, so it always fits): a
+        # soft affinity once placed it on a worker node, and removing that node took every
+        # slot and trial with it (seen in CI, fake multi-node cluster).
         scheduling_strategy=NodeAffinitySchedulingStrategy(
-            node_id=ray.get_runtime_context().get_node_id(), soft=True
+            node_id=ray.get_runtime_context().get_node_id(), soft=False
         ),
     ).remote(space=space, slots=slots, storage_dir=str(storage_dir), stagger=stagger)
     pool.start.remote()

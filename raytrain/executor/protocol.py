@@ -16,6 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# In a result a restored trial reports again instead of training (its final one, when
+# Tune's state was older than its checkpoints: raytrain.executor.trainable); the run's
+# records and trackers have it already and skip it.
+REPLAYED = "raytrain_replayed"
+
 
 @dataclass(frozen=True)
 class Start:

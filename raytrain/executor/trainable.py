@@ -11,10 +11,13 @@ a trial ASHA stops at a rung trains no epoch past it. Checkpoints are Tune's own
 Tune deletes a superseded checkpoint when it registers the next one and records that in its
 experiment state a moment later (`TuneController.step` -> `checkpoint()`, then a background
 sync); a driver killed in between leaves a state that names the deleted one, and Tune's own
-restore then fails every retry ("does not exist on storage anymore"; seen in the kill-loop
-test, ~1 in 4 runs, kill right after a trial ended). `WarmTrial.restore` then takes the
-trial's newest checkpoint, and a trial whose newest checkpoint is its final one replays that
-final result and ends (`result.json` beside the Lightning file) instead of training again.
+restore then fails every retry ("does not exist on storage anymore"; seen in 1 of 4 CI runs
+of the kill-loop test, whose third kill comes right after a trial ended). When the trial's
+newest checkpoint is its final one (`raytrain_result.json` beside the Lightning file says
+so), `WarmTrial.restore` takes it and the trial reports that final result again (marked
+`REPLAYED`) and ends, training nothing. A trial caught the same way mid-training still
+fails: continuing from its newest checkpoint would need Tune's checkpoint bookkeeping in
+the driver repaired (its next save would reuse that checkpoint's folder).
 
 `ExecutorPoolCallback` tells the pool in the driver when Tune ends a trial, so its slot is
 free at once even when Tune keeps the trial's actor cached for a later trial.
@@ -36,7 +39,7 @@ from ray import tune
 from ray.tune.result import TRAINING_ITERATION
 
 from raytrain.executor.pool import pool_name
-from raytrain.executor.protocol import Advance, EpochDone, Failed, Save, Saved, Start
+from raytrain.executor.protocol import REPLAYED, Advance, EpochDone, Failed, Save, Saved, Start
 from raytrain.layout import CHECKPOINT_NAME, CHECKPOINT_RESULT_NAME
 from raytrain.tune.relocation import relocating
 from raytrain.tune.resources import TRIAL_BUNDLE
@@ -77,7 +80,13 @@ class WarmTrial(tune.Trainable):
     def step(self) -> dict[str, Any]:
         assert self._lease is not None
         if self._final is not None:  # its training had ended: report that end again
-            return {**self._final, "should_checkpoint": False, "done": True}
+            return {
+                **self._final,
+                TRAINING_ITERATION: self.iteration,  # the end's own, not one more
+                REPLAYED: True,
+                "should_checkpoint": False,
+                "done": True,
+            }
         if self._started:
             command: Any = Advance(self._lease)
         else:
@@ -98,14 +107,15 @@ class WarmTrial(tune.Trainable):
         Path(checkpoint_dir, CHECKPOINT_RESULT_NAME).write_text(json.dumps(result, default=str))
 
     def restore(self, checkpoint_path: Any) -> None:
-        """Tune's restore, from the trial's newest checkpoint when the one Tune's state
-        names was deleted after a newer one was saved (see the module docstring)."""
+        """Tune's restore, from the trial's final checkpoint when the one Tune's state
+        names was deleted after the final one was saved (see the module docstring)."""
         checkpoint: Any = getattr(checkpoint_path, "checkpoint", None)
         newer = _newer_checkpoint(checkpoint) if checkpoint is not None else None
-        if newer is not None:
+        saved = _saved_result(newer) if newer is not None else {}
+        if newer is not None and saved.get("done"):
             log.warning(
                 "trial %s: checkpoint %s is gone (the driver was killed as Tune replaced "
-                "it); restoring from %s",
+                "it); the trial had ended at %s",
                 self.trial_id,
                 checkpoint.path,
                 newer.path,
@@ -113,7 +123,9 @@ class WarmTrial(tune.Trainable):
             checkpoint_path.checkpoint = newer
             checkpoint_path.metrics = {
                 **checkpoint_path.metrics,
-                TRAINING_ITERATION: _saved_result(newer).get(TRAINING_ITERATION, 0),
+                TRAINING_ITERATION: saved.get(
+                    TRAINING_ITERATION, checkpoint_path.metrics.get(TRAINING_ITERATION, 0)
+                ),
             }
         super().restore(checkpoint_path)
 
@@ -159,17 +171,29 @@ def _newer_checkpoint(checkpoint: tune.Checkpoint) -> tune.Checkpoint | None:
 
 
 def _saved_result(checkpoint: tune.Checkpoint) -> dict[str, Any]:
-    with checkpoint.as_directory() as folder:
-        return _read_result(Path(folder, CHECKPOINT_RESULT_NAME))
+    """The result saved with `checkpoint`, read in place (no download of the weights)."""
+    path = f"{checkpoint.path.rstrip('/')}/{CHECKPOINT_RESULT_NAME}"
+    filesystem: Any = checkpoint.filesystem
+    try:
+        with filesystem.open_input_stream(path) as stream:
+            return _parse_result(stream.read())
+    except OSError:  # saved before the file existed
+        return {}
 
 
 def _read_result(path: Path) -> dict[str, Any]:
-    """A checkpoint's `result.json`; {} for one saved before it was written."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        return _parse_result(path.read_bytes())
+    except OSError:
         return {}
-    return data if isinstance(data, dict) else {}
+
+
+def _parse_result(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def make_warm_trainable(pool: str) -> Any:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from raytrain.executor.protocol import REPLAYED
 from raytrain.results import RunWriter
 from raytrain.space.catalogue import SCHEDULERS
 from raytrain.space.fidelity import time_key
@@ -180,6 +181,8 @@ class RunDirCallback(RunDirBound, Callback):
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
     ) -> None:
         self._add(trial)
+        if result.get(REPLAYED):  # recorded when it was first reported, checkpoint and all
+            return
         metrics = model_metrics(result)
         self.writer.trial_result(trial.trial_id, metrics)
         checkpoint = result.get(CHECKPOINT_PATH_KEY)

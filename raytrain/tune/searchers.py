@@ -11,6 +11,7 @@ kept in `<run>/optuna.journal`). `make_searcher` builds the last two.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import warnings
 from pathlib import Path
@@ -117,8 +118,13 @@ class ConstrainedOptunaSearch(OptunaSearch):
     ) -> None:
         ot_trial = self._ot_trials.get(trial_id)
         if result and ot_trial is not None and trial_id not in self._completed_trials:
-            for c in self.constraints:
-                ot_trial.set_constraint(c.key, c.optuna_value(_number(result.get(c.metric))))
+            # Already finished in the journal: a trial that ended just before its driver
+            # was killed, whose end Tune's older state did not have (it reports it again
+            # on --resume, raytrain.executor.trainable); it was told with its constraints.
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                for c in self.constraints:
+                    value = c.optuna_value(_number(result.get(c.metric)))
+                    ot_trial.set_constraint(c.key, value)
         super().on_trial_complete(trial_id, result=result, error=error)
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ray.tune import Callback
 
 from raytrain.config.parse import train_config_to_dict
+from raytrain.executor.protocol import REPLAYED
 from raytrain.redaction import redact
 from raytrain.results import load_run
 from raytrain.results.states import ERROR
@@ -89,7 +90,7 @@ class TrackingCallback(RunDirBound, Callback):
     def on_trial_result(
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
     ) -> None:
-        if self._tracking is None:
+        if self._tracking is None or result.get(REPLAYED):  # a replay was logged already
             return
         metrics = model_metrics(result)
         self._tracking.epoch(trial.trial_id, metrics)

@@ -2,8 +2,8 @@
 
 Tune deletes a superseded checkpoint before its next experiment-state snapshot; a driver
 killed in between resumes with a state naming the deleted one. `WarmTrial.restore` then
-takes the trial's newest checkpoint, and one whose `result.json` says the training had
-ended replays that end without a slot. No Ray is started: `ray.put` is the identity here.
+takes the trial's newest checkpoint when its `raytrain_result.json` says the training had
+ended, and replays that end without a slot. No Ray is started: `ray.put` is the identity here.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ray.train._internal.session import _TrainingResult
 from ray.tune.result import TRAINING_ITERATION
 
 from raytrain.executor import trainable
+from raytrain.executor.protocol import REPLAYED
 from raytrain.executor.trainable import WarmTrial, _newer_checkpoint
 from raytrain.layout import CHECKPOINT_NAME, CHECKPOINT_RESULT_NAME
 
@@ -74,22 +75,28 @@ def test_a_trial_whose_newest_checkpoint_is_final_replays_its_end(tmp_path: Path
     trial.restore(stale)
     assert trial.iteration == 5 and trial._resume == [b"weights 5"]
     result = trial.step()  # the pool is None: a call to it would raise
-    assert result == {"epoch": 5, "val_loss": 0.25, "should_checkpoint": False, "done": True}
+    assert result == {
+        "epoch": 5,
+        "val_loss": 0.25,
+        TRAINING_ITERATION: 5,  # Tune keeps it (setdefault): the end's, not one more
+        REPLAYED: True,  # the run's records skip it: they have this end already
+        "should_checkpoint": False,
+        "done": True,
+    }
 
 
 @pytest.mark.usefixtures("no_object_store")
-def test_a_trial_restored_mid_training_goes_on_from_its_newest_checkpoint(
-    tmp_path: Path,
-) -> None:
+def test_a_trial_caught_mid_training_still_fails_as_in_tune(tmp_path: Path) -> None:
+    """Its newest checkpoint is not final: going on from it would need Tune's checkpoint
+    bookkeeping in the driver repaired, so Tune's own error stands."""
     trial_dir = tmp_path / "trials" / "abc"
     checkpoint(trial_dir, 3, {"metrics": {"epoch": 3}, "done": False, TRAINING_ITERATION: 3})
     stale = _TrainingResult(
         tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000002")),
         {TRAINING_ITERATION: 2},
     )
-    trial = bare_trial()
-    trial.restore(stale)
-    assert trial.iteration == 3 and trial._resume == [b"weights 3"] and trial._final is None
+    with pytest.raises(ValueError, match="does not exist on storage anymore"):
+        bare_trial().restore(stale)
 
 
 @pytest.mark.usefixtures("no_object_store")
