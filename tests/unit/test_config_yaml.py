@@ -115,3 +115,15 @@ def test_merge_keys_explicit_keys_win_and_are_not_duplicates() -> None:
     doc = load_yaml_text("b: &b {x: 1, z: 0}\nm: {<<: *b, x: 2}\nn: {x: 5, <<: *b}\n")
     assert doc.problems == []
     assert doc.data["m"] == {"x": 2, "z": 0} and doc.data["n"] == {"x": 5, "z": 0}
+
+
+def test_block_nesting_is_refused_past_its_limit_before_parsing() -> None:
+    from raytrain.config.yaml_io import MAX_BLOCK_DEPTH
+
+    def nested(levels: int) -> str:
+        return "".join(" " * i + f"k{i}:\n" for i in range(levels))
+
+    fine = load_yaml_text(nested(MAX_BLOCK_DEPTH) + "# a comment\n\n  back: 1\n")
+    assert not fine.problems and "k0" in fine.data
+    (p,) = load_yaml_text(nested(MAX_BLOCK_DEPTH + 1)).problems
+    assert "nested too deeply" in p.message and "indentation levels" in p.message
