@@ -45,6 +45,7 @@ from raytrain.tune.relocation import relocating
 from raytrain.tune.resources import TRIAL_BUNDLE
 
 if TYPE_CHECKING:
+    from ray.train import Checkpoint
     from ray.tune.experiment import Trial
 
 
@@ -133,7 +134,7 @@ class WarmTrial(tune.Trainable):
         # Tune may delete a downloaded copy once this returns; the fit starts at step().
         data = Path(str(checkpoint), CHECKPOINT_NAME).read_bytes()
         self._resume = [ray.put(data)]
-        saved = _read_result(Path(str(checkpoint), CHECKPOINT_RESULT_NAME))
+        saved = _saved_result(tune.Checkpoint.from_directory(str(checkpoint)))
         self._final = dict(saved.get("metrics") or {}) if saved.get("done") else None
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
@@ -170,28 +171,14 @@ def _newer_checkpoint(checkpoint: tune.Checkpoint) -> tune.Checkpoint | None:
     return tune.Checkpoint(max(later)[1], filesystem=filesystem)
 
 
-def _saved_result(checkpoint: tune.Checkpoint) -> dict[str, Any]:
+def _saved_result(checkpoint: Checkpoint) -> dict[str, Any]:
     """The result saved with `checkpoint`, read in place (no download of the weights)."""
     path = f"{checkpoint.path.rstrip('/')}/{CHECKPOINT_RESULT_NAME}"
     filesystem: Any = checkpoint.filesystem
     try:
         with filesystem.open_input_stream(path) as stream:
-            return _parse_result(stream.read())
-    except OSError:  # saved before the file existed
-        return {}
-
-
-def _read_result(path: Path) -> dict[str, Any]:
-    try:
-        return _parse_result(path.read_bytes())
-    except OSError:
-        return {}
-
-
-def _parse_result(data: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(data)
-    except ValueError:
+            parsed = json.loads(stream.read())
+    except (OSError, ValueError):  # saved before the file existed, or cut short
         return {}
     return parsed if isinstance(parsed, dict) else {}
 

@@ -172,7 +172,7 @@ def run_trial(command: Start, channel: SlotChannel, space: Space) -> None:
         Path(path).write_bytes(ray.get(command.resume[0]))
         fit(cfg, prepared, metrics_hint=space.watched_metrics, ckpt_path=path, sink=sink)
     if not sink.reported:
-        # resumed from a checkpoint at its last epoch (one saved before `result.json` was):
+        # resumed from a checkpoint at its last epoch (one saved before `raytrain_result.json` was):
         # Lightning trains and reports nothing, and the trial would wait for an answer
         raise RuntimeError("the checkpoint it resumed from is at the end of its training")
 
