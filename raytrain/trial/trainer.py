@@ -1,7 +1,8 @@
-"""`build_torch_trainer`: one run of a train config as a Ray Train `TorchTrainer`.
+"""`build_torch_trainer`: one run of a train config as a Ray Train run.
 
-Used by `raytrain train` and, inside each Ray Tune trial, by the tuner. The trainer is sized
-by `cfg.resources` (DDP over `workers` processes; gloo on CPU, NCCL on GPU).
+Used by `raytrain train` and, inside each `fresh` Ray Tune trial, by the tuner. The trainer is
+sized by `cfg.resources` (DDP over `workers` processes, gloo on CPU, NCCL on GPU; one worker
+trains on its device without a process group: `trial.scaling.data_parallel_trainer`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import ray.train
-from ray.train.torch import TorchTrainer
 
 from raytrain.config.schema import TrainConfig
 from raytrain.trial.checkpointing import ray_checkpoint_config
-from raytrain.trial.scaling import scaling_config
+from raytrain.trial.scaling import Trainer, data_parallel_trainer
 
 
 def run_loop(loop_config: dict[str, Any]) -> None:
@@ -34,8 +34,9 @@ def build_torch_trainer(
     run_config: ray.train.RunConfig,
     metrics_hint: Iterable[str] | None = None,
     resume_from_checkpoint: ray.train.Checkpoint | None = None,
-) -> TorchTrainer:
-    """A TorchTrainer that fits `cfg` and reports every validated epoch.
+) -> Trainer:
+    """A Ray Train trainer (a TorchTrainer for several workers) that fits `cfg` and reports
+    every validated epoch.
 
     `run_config` gives name / storage / callbacks / failure policy; its checkpoint_config is
     replaced by the one `cfg.checkpoint` implies. `metrics_hint` names metrics that must be
@@ -48,14 +49,14 @@ def build_torch_trainer(
     run_config = dataclasses.replace(
         run_config, checkpoint_config=ray_checkpoint_config(cfg.checkpoint)
     )
-    return TorchTrainer(
+    return data_parallel_trainer(
         run_loop,
+        resources=cfg.resources,
         # V2 deprecates TorchTrainer(resume_from_checkpoint=...): the loop loads it itself.
         train_loop_config={
             "config": cfg,
             "metrics_hint": list(metrics_hint or ()),
             "resume_from": resume_from_checkpoint,
         },
-        scaling_config=scaling_config(cfg.resources),
         run_config=run_config,
     )
