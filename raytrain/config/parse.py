@@ -85,6 +85,7 @@ _TRAINER_RULES = {
     "log_every_n_steps": at_least(1),
     "report_every": lambda v: None if v is None else at_least(1)(v),
     "report_unit": lambda v: None if v in ("steps", "samples") else "must be steps or samples",
+    "max_t": lambda v: None if v is None else at_least(1)(v),
 }
 _CHECKPOINT_RULES = {"every_n_epochs": at_least(0), "num_to_keep": at_least(1)}
 _METRIC_IS_DEFAULT = "metric_is_default"
@@ -144,6 +145,12 @@ def check_train_config(raw: Any, probs: Problems) -> TrainConfig:
         probs.add(
             ("trainer", "check_val_every_n_epoch"),
             "not with report_every (validation runs every report_every steps/samples instead)",
+        )
+    if trainer.get("max_t") is not None and trainer.get("report_every") is None:
+        probs.add(
+            ("trainer", "max_t"),
+            "only with report_every (max_t counts report_unit steps/samples; per-epoch runs "
+            "end at max_epochs)",
         )
     return TrainConfig(
         seed=seed,

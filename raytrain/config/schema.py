@@ -58,6 +58,10 @@ class TrainerConfig:
     # space, `scheduler.time_attr` / `scheduler.report_every` set these for every trial.
     report_every: int | None = None
     report_unit: Literal["steps", "samples"] = "steps"
+    # With report_every: stop at the first report at or past this many report units, the
+    # budget a search trial had (`scheduler.max_t`), so an exported config trains what its
+    # trial trained (raytrain.space.materialize). None: max_epochs alone ends the run.
+    max_t: int | None = None
 
 
 @dataclass(frozen=True)

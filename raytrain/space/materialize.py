@@ -10,6 +10,7 @@ from typing import Any
 from raytrain.config.parse import parse_train_config
 from raytrain.config.schema import ResourcesConfig, TrainConfig
 from raytrain.config.tree import set_path, split_path
+from raytrain.space.catalogue import SCHEDULERS
 from raytrain.space.confirm import split_confirm
 from raytrain.space.types import Space
 
@@ -44,12 +45,17 @@ def trial_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
 def trial_train_config(space: Space, params: Mapping[str, Any]) -> TrainConfig:
     """The complete train config of one trial: base config + sampled values + the
     space's per-trial resources and report cadence (so an exported config reproduces the
-    same layout and reports at the same steps)."""
+    same layout and reports at the same steps). Inside epochs under a rung scheduler, also
+    its budget: `trainer.max_t` = `scheduler.max_t`, where the scheduler ends every trial
+    that gets that far, so that a confirmation re-run and `raytrain train best.yaml` end
+    there too instead of training on to max_epochs."""
     cfg = trial_config(space, params)
     s = space.scheduler
     trainer = cfg.trainer
     if s.time_attr != "epochs":  # steps / samples: report inside epochs
         trainer = dataclasses.replace(trainer, report_every=s.report_every, report_unit=s.time_attr)
+        if SCHEDULERS[s.type].rungs:
+            trainer = dataclasses.replace(trainer, max_t=s.max_t)
     return dataclasses.replace(cfg, resources=trial_resources(space), trainer=trainer)
 
 

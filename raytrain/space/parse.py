@@ -95,14 +95,17 @@ def parse_space(
             f"not with scheduler.time_attr: {scheduler.time_attr} (trials validate every "
             "scheduler.report_every of them instead)",
         )
-    for key in ("report_every", "report_unit"):
+    for key, use in (
+        ("report_every", "scheduler.time_attr and scheduler.report_every"),
+        ("report_unit", "scheduler.time_attr and scheduler.report_every"),
+        ("max_t", "scheduler.max_t"),
+    ):
         where = f"trainer.{key}"
         given = config["trainer"].get(key) not in (None, "steps")
         if given or where in params:
             probs.add(
                 ("config", "trainer", key) if given else ("parameters", where),
-                "set by the scheduler in a space: use scheduler.time_attr and "
-                "scheduler.report_every",
+                f"set by the scheduler in a space: use {use}",
             )
     res = config["resources"]
     resources = parse_resources(

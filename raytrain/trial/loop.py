@@ -83,6 +83,7 @@ def trial_callbacks(
             required_metrics(cfg, metrics_hint),
             sink,
             unit=cfg.trainer.report_unit if cfg.trainer.report_every is not None else None,
+            max_t=cfg.trainer.max_t,
         ),
         RedactCheckpointSecrets(),
     ]

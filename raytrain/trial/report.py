@@ -66,7 +66,8 @@ class TrainReportSink:
 class EpochReportCallback(Checkpoint):
     """Reports at the end of every epoch that ran validation (and at the last epoch), or,
     with `unit` steps / samples, after every validation Lightning runs every
-    `trainer.report_every` of them (`val_check_interval`, see `raytrain.trial.loop`).
+    `trainer.report_every` of them (`val_check_interval`, see `raytrain.trial.loop`);
+    then `max_t` ends the fit at the first report at or past that many units.
 
     It subclasses Lightning's `Checkpoint` so Lightning runs it after the module's own
     hooks and after EarlyStopping: it sees every logged metric and knows whether this is
@@ -79,11 +80,13 @@ class EpochReportCallback(Checkpoint):
         required_metrics: Iterable[str],
         sink: ReportSink | None = None,
         unit: str | None = None,
+        max_t: int | None = None,
     ) -> None:
         self.policy = policy
         self.sink: ReportSink = sink or TrainReportSink()
         self.required_metrics = tuple(dict.fromkeys(required_metrics))
         self.unit = unit  # None: epochs; "steps" / "samples": within epochs
+        self.max_t = max_t if unit is not None else None
         # training samples seen by all ranks (kept in checkpoints); None: not countable
         self.samples: int | None = 0
         self._reported_step = -1  # global step of the last within-epoch report
@@ -149,8 +152,13 @@ class EpochReportCallback(Checkpoint):
     def _within_epoch_report(self, trainer: pl.Trainer, is_last: bool) -> None:
         self._reports += 1
         self._reported_step = trainer.global_step
+        progress = self._progress(trainer)
+        if self.max_t is not None and progress.get(str(self.unit), 0) >= self.max_t:
+            # where the search's scheduler ended a trial at max_t: this report is the last,
+            # and Lightning trains no further step once `should_stop` is set here
+            trainer.should_stop = is_last = True
         wants = self.policy.wants(self._reports, is_last)
-        self._report(trainer, self._progress(trainer), wants, is_last)
+        self._report(trainer, progress, wants, is_last)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1

@@ -1,6 +1,6 @@
 """`scheduler.time_attr: steps` end to end: trials report every N optimizer steps inside
 epochs, ASHA stops them at rungs that fall mid-epoch, and the exported config trains again
-at the same cadence. The built-in MLP on digits: 1437 training samples in batches of 64 =
+at the same cadence, up to the same max_t. The built-in MLP on digits: 1437 training samples in batches of 64 =
 23 steps per epoch, so the rungs (10, 20, 40 steps) and max_t (60) are all mid-epoch."""
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def test_a_steps_search_stops_trials_between_epochs_at_its_rungs(tmp_path: Path)
     assert status.returncode == 0 and "steps" in status.stdout, status.stdout
 
     best = yaml.safe_load((run_dir / "best.yaml").read_text())
-    assert (best["trainer"]["report_every"], best["trainer"]["report_unit"]) == (10, "steps")
+    trainer = best["trainer"]
+    assert (trainer["report_every"], trainer["report_unit"], trainer["max_t"]) == (10, "steps", 60)
     at = best["provenance"]["steps"]
     trained = run(
         ["train", str(run_dir / "best.yaml"), "--storage", ".", "--name", "final"], cwd=tmp_path
@@ -96,4 +97,5 @@ def test_a_steps_search_stops_trials_between_epochs_at_its_rungs(tmp_path: Path)
     assert f"at step {at};" in line, trained.stdout
     assert f"recorded val_loss {value:.4f}" in line and line.endswith(f"this run: {value:.4f}")
     final = rows_of(tmp_path / "final" / "metrics.csv")
-    assert [int(r["steps"]) for r in final][:3] == [10, 20, 30]
+    # the final run ends at max_t (60), where ASHA ended the full trials, not at epoch 3 (69)
+    assert [int(r["steps"]) for r in final] == [10, 20, 30, 40, 50, 60]

@@ -515,6 +515,15 @@ RULES: list[tuple[str, dict[str, Any], str, str]] = [
         "not with scheduler.time_attr: steps",
     ),
     (
+        "max_t in a space's config",
+        {
+            "scheduler": {"time_attr": "steps", "report_every": 5, "max_t": 50},
+            "config": {"trainer": {"max_t": 20}},
+        },
+        "config.trainer.max_t",
+        "use scheduler.max_t",
+    ),
+    (
         "searched report_every",
         {P: {"trainer.report_every": {"type": "int", "low": 5, "high": 50}}},
         "parameters.trainer.report_every",
@@ -531,7 +540,8 @@ def test_steps_scheduler_defaults_and_trial_config(tmp_path: Path) -> None:
     s = space.scheduler
     assert (s.time_attr, s.report_every, s.grace_period, s.max_t) == ("samples", 500, 500, 8000)
     trainer = trial_train_config(space, {"optimizer.lr": 0.01}).trainer
-    assert (trainer.report_every, trainer.report_unit) == (500, "samples")
+    # ASHA ends every trial that gets that far at max_t: its config (so best.yaml) ends there
+    assert (trainer.report_every, trainer.report_unit, trainer.max_t) == (500, "samples", 8000)
     fifo = load_space(
         write(
             tmp_path,
@@ -542,6 +552,7 @@ def test_steps_scheduler_defaults_and_trial_config(tmp_path: Path) -> None:
         )
     )
     assert fifo.scheduler.report_every == 7  # FIFO has no rungs: no max_t needed
+    assert trial_train_config(fifo, {}).trainer.max_t is None  # max_epochs ends its trials
     assert load_space(write(tmp_path, VALID, "e.yaml")).scheduler.time_attr == "epochs"
     assert trial_train_config(load_space(tmp_path / "e.yaml"), {}).trainer.report_every is None
 

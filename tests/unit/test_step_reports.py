@@ -86,6 +86,38 @@ def test_a_stop_mid_epoch_trains_no_further_step() -> None:
     assert trainer.global_step == 10
 
 
+@pytest.mark.parametrize(
+    ("unit", "every", "max_t", "progress", "steps"),
+    [
+        # the first report at or past max_t is the last: 25 -> 30, as ASHA ends a trial there
+        ("steps", 10, 25, [10, 20, 30], 30),
+        ("samples", 500, 1000, [512, 1024], 16),
+    ],
+)
+def test_max_t_ends_the_fit_at_its_first_report_past_it(
+    unit: str, every: int, max_t: int, progress: list[int], steps: int
+) -> None:
+    cfg = _cfg(unit, every, epochs=3)
+    trainer_cfg = TrainerConfig(max_epochs=3, report_every=every, report_unit=unit, max_t=max_t)  # type: ignore[arg-type]
+    cfg = TrainConfig(model=cfg.model, data=cfg.data, trainer=trainer_cfg)
+    sink = ListSink()
+    trainer = _fit(cfg, sink)
+    assert [m[unit] for m, _, _ in sink.reports] == progress
+    assert [last for _, _, last in sink.reports] == [False] * (len(progress) - 1) + [True]
+    assert sink.reports[-1][1]  # the last report checkpoints (save_last)
+    assert trainer.global_step == steps  # no step past the last report
+
+
+def test_max_t_needs_report_every() -> None:
+    from raytrain.config.parse import parse_train_config
+    from raytrain.errors import InputError
+
+    with pytest.raises(InputError, match=r"trainer\.max_t: only with report_every"):
+        parse_train_config({"trainer": {"max_t": 100}})
+    cfg = parse_train_config({"trainer": {"report_every": 10, "max_t": 100}})
+    assert cfg.trainer.max_t == 100
+
+
 def test_a_mid_epoch_checkpoint_resumes_at_its_step(tmp_path) -> None:  # type: ignore[no-untyped-def]
     first = ListSink(save_at=3, stop_after=3, folder=str(tmp_path))
     _fit(_cfg("steps", 7, epochs=2), first)
