@@ -31,6 +31,8 @@ import yaml
 # subprocess and wait below allows several times that, so a loaded CI machine still passes,
 # and the per-test limit sits above their sum so a named wait fails first.
 pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.timeout(1800)]
+# the grid search is built once per module: its tests share one xdist worker
+SHARES_GRID_RUN = pytest.mark.xdist_group("grid_run")
 
 RAYTRAIN = str(Path(sys.executable).parent / "raytrain")
 # A secret the grid search passes to its module through ${oc.env:...}: it must reach the
@@ -189,6 +191,7 @@ def sampled(run_dir: Path) -> dict[str, dict[str, str]]:
     return {t: r for t, r in table(run_dir).items() if not r["confirms"]}
 
 
+@SHARES_GRID_RUN
 def test_grid_search_runs_every_trial_to_an_end(grid_run):
     _root, run_dir, proc = grid_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -214,6 +217,7 @@ def test_grid_search_runs_every_trial_to_an_end(grid_run):
     assert "top" in proc.stdout and "best config" in proc.stdout
 
 
+@SHARES_GRID_RUN
 def test_confirm_reruns_the_two_best_and_best_yaml_takes_the_mean(grid_run):
     """`confirm: {top_k: 2, seeds: 2}`: good and bad (the two best) re-run with seeds 1 and
     2 as four more trials of the run, each to its last epoch (ASHA stops none), and
@@ -241,6 +245,7 @@ def test_confirm_reruns_the_two_best_and_best_yaml_takes_the_mean(grid_run):
     assert status.returncode == 0 and "seed 2" in out and "confirmed finalists by mean" in out
 
 
+@SHARES_GRID_RUN
 def test_failed_trial_was_retried(grid_run):
     _root, run_dir, _proc = grid_run
     rows = table(run_dir)
@@ -255,6 +260,7 @@ def test_failed_trial_was_retried(grid_run):
     assert errors.count("toy failure on purpose") >= 2, errors[-2000:]
 
 
+@SHARES_GRID_RUN
 def test_best_is_the_good_trial_and_export_train_round_trip(grid_run, mlflow_uri):
     root, run_dir, _proc = grid_run
     best = yaml.safe_load((run_dir / "best.yaml").read_text())
@@ -314,6 +320,7 @@ def test_best_is_the_good_trial_and_export_train_round_trip(grid_run, mlflow_uri
     ]
 
 
+@SHARES_GRID_RUN
 def test_every_trial_is_tracked_in_wandb_and_mlflow(grid_run, mlflow_uri):
     """One W&B offline run and one MLflow child run per trial, each with its per-epoch
     metric; the W&B key of the environment is in no file."""
@@ -360,6 +367,7 @@ def test_every_trial_is_tracked_in_wandb_and_mlflow(grid_run, mlflow_uri):
     assert not leaked
 
 
+@SHARES_GRID_RUN
 def test_a_secret_reaches_the_module_and_no_file(grid_run):
     root, run_dir, proc = grid_run
     trained = [tid for tid in table(run_dir) if (run_dir / "trials" / tid / "metrics.csv").exists()]
@@ -373,6 +381,7 @@ def test_a_secret_reaches_the_module_and_no_file(grid_run):
     assert written == "${oc.env:" + SECRET_VAR + "}"
 
 
+@SHARES_GRID_RUN
 def test_existing_run_is_not_overwritten(grid_run):
     root, _run_dir, _proc = grid_run
     again = run(["tune", "space.yaml", "--no-live", "--dry-run"], cwd=root)
