@@ -1,7 +1,8 @@
 """`scheduler.time_attr: steps` end to end: trials report every N optimizer steps inside
 epochs, ASHA stops them at rungs that fall mid-epoch, and the exported config trains again
-at the same cadence, up to the same max_t. The built-in MLP on digits: 1437 training samples in batches of 64 =
-23 steps per epoch, so the rungs (10, 20, 40 steps) and max_t (60) are all mid-epoch."""
+at the same cadence, up to the same max_t. The built-in MLP on digits: 1437 training samples
+in batches of 64 = 23 steps per epoch, so the rungs (10, 20, 40 steps) and max_t (60) are all
+mid-epoch."""
 
 from __future__ import annotations
 
