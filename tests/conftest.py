@@ -1,4 +1,5 @@
-"""Shared fixtures: one local Ray for the whole session, and hygiene checks.
+"""Shared fixtures: one local Ray for the whole session, and hygiene checks; the order in
+which pytest-xdist hands modules to its two workers.
 
 Unit tests never touch `ray_session`; integration and e2e tests that need Ray in this
 process take it. Tests that run the CLI in a subprocess start their own Ray there.
@@ -13,6 +14,30 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+# Longest first, so that the two xdist workers (`-n 2 --dist loadfile`, pyproject.toml) end
+# together: a worker takes the next module when it has two tests or fewer left, and never
+# gives one back. The SLURM requeue test is the longest and mostly waits on SLURM, the
+# fault-injection ones come next; unit modules (seconds each) fill the end.
+_MODULE_COST_ORDER = ("slurm", "faults", "e2e", "ray")
+
+
+def _cost_rank(item: pytest.Item) -> int:
+    marks = {m.name for m in item.iter_markers()}
+    return next((i for i, name in enumerate(_MODULE_COST_ORDER) if name in marks), 99)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order modules by their most expensive test's rank (`_MODULE_COST_ORDER`), keeping
+    each module's tests together and in their order. Deterministic: every xdist worker must
+    collect the same order."""
+    module_rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        module_rank[module] = min(module_rank.get(module, 99), _cost_rank(item))
+    position = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda it: (module_rank[it.nodeid.split("::")[0]], position[id(it)]))
 
 
 @pytest.fixture(scope="session")

@@ -30,13 +30,7 @@ from e2e_helpers import processes_using
 from raytrain.local_ray import free_port
 
 # ~90 s on a quiet 2-core machine; the limits below allow a loaded one several times that.
-# one xdist worker for the module: its tests share the fake cluster
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.ray,
-    pytest.mark.timeout(1500),
-    pytest.mark.xdist_group("fake_cluster"),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.timeout(1500)]
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_CLUSTER = REPO / "cluster" / "fake-multinode.yaml"
