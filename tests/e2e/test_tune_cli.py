@@ -4,7 +4,7 @@ One user project (tests/e2e/tune_project.py: a toy LightningModule whose `behavi
 a trial good, bad, NaN or failing) serves a grid over behaviours: ASHA stops, NaN, a retried
 then failed trial, `confirm`, the export -> train round trip; tracked by W&B offline and a
 local MLflow server. The kill loop, disk-full and budget searches and the warm-executor checks
-have their own modules (test_tune_kill_loop, test_tune_faults, test_tune_warm), so that
+have their own modules (test_tune_kill_loop, test_tune_faults, test_warm_executors), so that
 pytest-xdist (`--dist loadfile`) can run them beside each other.
 """
 
