@@ -16,10 +16,10 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-# Longest first, so that the two xdist workers (`-n 2 --dist loadfile`, pyproject.toml) end
-# together: a worker takes the next module when it has two tests or fewer left, and never
-# gives one back. The SLURM requeue test is the longest and mostly waits on SLURM, the
-# fault-injection ones come next; unit modules (seconds each) fill the end.
+# Longest first, so that two xdist workers (`-n 2 --dist loadfile --no-loadscope-reorder`,
+# README "Development") end together: a worker takes the next module when it has two tests
+# or fewer left, and never gives one back. The SLURM requeue test is the longest and mostly
+# waits on SLURM, the fault-injection ones come next; unit modules (seconds each) fill the end.
 _MODULE_COST_ORDER = ("slurm", "faults", "e2e", "ray")
 
 
@@ -30,14 +30,12 @@ def _cost_rank(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order modules by their most expensive test's rank (`_MODULE_COST_ORDER`), keeping
-    each module's tests together and in their order. Deterministic: every xdist worker must
-    collect the same order."""
-    module_rank: dict[str, int] = {}
+    each module's tests together and in their order (the sort is stable). Deterministic:
+    every xdist worker must collect the same order."""
+    module_rank: dict[Path, int] = {}
     for item in items:
-        module = item.nodeid.split("::")[0]
-        module_rank[module] = min(module_rank.get(module, 99), _cost_rank(item))
-    position = {id(item): i for i, item in enumerate(items)}
-    items.sort(key=lambda it: (module_rank[it.nodeid.split("::")[0]], position[id(it)]))
+        module_rank[item.path] = min(module_rank.get(item.path, 99), _cost_rank(item))
+    items.sort(key=lambda item: module_rank[item.path])
 
 
 @pytest.fixture(scope="session")

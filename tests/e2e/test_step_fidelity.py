@@ -7,16 +7,14 @@ mid-epoch."""
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from e2e_helpers import run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.timeout(1800)]
 
-RAYTRAIN = str(Path(sys.executable).parent / "raytrain")
 STEPS_PER_EPOCH = 23
 SPACE = """\
 name: steps
@@ -35,17 +33,6 @@ resources: {max_concurrent_trials: 1}
 """
 
 
-def run(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [RAYTRAIN, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def rows_of(path: Path) -> list[dict[str, str]]:
     with path.open() as f:
         return list(csv.DictReader(f))
@@ -53,12 +40,12 @@ def rows_of(path: Path) -> list[dict[str, str]]:
 
 def test_a_steps_search_stops_trials_between_epochs_at_its_rungs(tmp_path: Path) -> None:
     (tmp_path / "space.yaml").write_text(SPACE)
-    plan = run(["validate", "space.yaml"], cwd=tmp_path, timeout=120)
+    plan = run_cli(["validate", "space.yaml"], cwd=tmp_path, timeout=120)
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "ASHA rungs (steps where trials are compared): 10, 20, 40" in plan.stdout
     assert "trials report every 10 steps" in plan.stdout
 
-    tuned = run(["tune", "space.yaml", "--no-live"], cwd=tmp_path)
+    tuned = run_cli(["tune", "space.yaml", "--no-live"], cwd=tmp_path)
     assert tuned.returncode == 0, tuned.stdout[-3000:] + tuned.stderr[-3000:]
     run_dir = tmp_path / "runs" / "steps"
     trials = {r["trial_id"]: r for r in rows_of(run_dir / "trials.csv")}
@@ -82,14 +69,14 @@ def test_a_steps_search_stops_trials_between_epochs_at_its_rungs(tmp_path: Path)
     assert stopped, f"ASHA stopped no trial at a rung: {trials}"
     assert all(int(trials[t]["epochs"]) % STEPS_PER_EPOCH for t in stopped)  # mid-epoch
 
-    status = run(["status", str(run_dir)], cwd=tmp_path, timeout=120)
+    status = run_cli(["status", str(run_dir)], cwd=tmp_path, timeout=120)
     assert status.returncode == 0 and "steps" in status.stdout, status.stdout
 
     best = yaml.safe_load((run_dir / "best.yaml").read_text())
     trainer = best["trainer"]
     assert (trainer["report_every"], trainer["report_unit"], trainer["max_t"]) == (10, "steps", 60)
     at = best["provenance"]["steps"]
-    trained = run(
+    trained = run_cli(
         ["train", str(run_dir / "best.yaml"), "--storage", ".", "--name", "final"], cwd=tmp_path
     )
     assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]

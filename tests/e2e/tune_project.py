@@ -9,15 +9,14 @@ import hashlib
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from e2e_helpers import RAYTRAIN, run_cli
 
-RAYTRAIN = str(Path(sys.executable).parent / "raytrain")
 # A secret the grid search passes to its module through ${oc.env:...}: it must reach the
 # module and appear in no file of the project (run dirs, exports, the final train run).
 SECRET_VAR, SECRET = "RAYTRAIN_E2E_API_KEY", "e2e-s3cret-7f3a9c1d5b"
@@ -103,15 +102,8 @@ def write_project(root: Path) -> None:
 def run(
     args: list[str], cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [RAYTRAIN, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, SECRET_VAR: SECRET, **(env or {})},
-    )
+    """The CLI with the module's secret in the environment (as a user's shell has it)."""
+    return run_cli(args, cwd, timeout, {SECRET_VAR: SECRET, **(env or {})})
 
 
 FAKE_WANDB_KEY = "e2e0fake0key0e2e0fake0key0e2e0fake0key00"

@@ -133,8 +133,8 @@ def test_hostile_yaml_is_refused_fast_with_a_clear_message(
     text, expected = HOSTILE[case]
     path = tmp_path / f"{case}.yaml"
     path.write_text(text)
-    # CPU time, not wall time: the suite runs two tests at once on two cores (pytest-xdist),
-    # and a neighbour's Ray start-up can take this process's core for a while
+    # CPU time, not wall time: with two test modules at once on two cores (pytest-xdist,
+    # README "Development") a neighbour's Ray start-up can take this process's core a while
     started = time.process_time()
     code = main(["validate", str(path)])
     took = time.process_time() - started
