@@ -389,10 +389,15 @@ class ExecutorPool:
             if lease is None or lease.ended or lease.incarnation != incarnation:
                 return  # a trial that was released meanwhile: nobody waits for this
             if isinstance(message, Failed):
-                # a rank raised: Ray Train is tearing this slot down, so it takes no new
-                # lease (a retried trial would only meet the dead group)
-                self._slots[index].state = "dead"
+                if message.slot_ends:
+                    # a rank raised: Ray Train is tearing this slot down, so it takes no
+                    # new lease (a retried trial would only meet the dead group). Only
+                    # then: a slot marked dead whose fit() goes on is never started again
+                    # and never leased, and every later trial waits for it (seen in a
+                    # kill-loop run).
+                    self._slots[index].state = "dead"
                 self._end_lease(lease, message)
+                self._changed.notify_all()  # a slot that goes on is free for the next
             else:
                 lease.first = None  # it trains here now: a slot ending fails the trial
                 lease.inbox.put_nowait(message)

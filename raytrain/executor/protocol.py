@@ -74,6 +74,9 @@ class Saved:
 class Failed:
     text: str  # the failing rank's traceback, or the slot's end as Ray Train reported it
     rank: int | None = None
+    # False: only the trial failed, the slot's ranks wait for the next trial (a command
+    # that came after its fit had ended); True: the rank raised and the slot ends
+    slot_ends: bool = True
 
 
 Reply = EpochDone | Saved | Failed

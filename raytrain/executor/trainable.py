@@ -99,11 +99,20 @@ class WarmTrial(tune.Trainable):
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         assert self._lease is not None
-        node = ray.get_runtime_context().get_node_id()
-        saved: Saved = self._send(Save(self._lease, checkpoint_dir, node))
-        if not saved.written:
-            assert saved.data is not None
-            Path(checkpoint_dir, CHECKPOINT_NAME).write_bytes(ray.get(saved.data[0]))
+        if self._final is not None and not self._started:
+            # A replayed end: no slot holds this trial, so the checkpoint Tune asks for
+            # (`checkpoint_at_end`, Tune's default for class trainables) is the final one it
+            # was restored from. Asking a slot would find no fit there (seen in a kill-loop
+            # run: the trial failed and the search hung).
+            assert self._resume is not None
+            Path(checkpoint_dir, CHECKPOINT_NAME).write_bytes(ray.get(self._resume[0]))
+            self._reported = {"metrics": self._final, "done": True}
+        else:
+            node = ray.get_runtime_context().get_node_id()
+            saved: Saved = self._send(Save(self._lease, checkpoint_dir, node))
+            if not saved.written:
+                assert saved.data is not None
+                Path(checkpoint_dir, CHECKPOINT_NAME).write_bytes(ray.get(saved.data[0]))
         result = {**self._reported, TRAINING_ITERATION: self.iteration}
         Path(checkpoint_dir, CHECKPOINT_RESULT_NAME).write_text(json.dumps(result, default=str))
 

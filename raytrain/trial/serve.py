@@ -121,11 +121,12 @@ class PoolSink:
     def __init__(self, channel: SlotChannel, lease: str) -> None:
         self.channel, self.lease = channel, lease
         self.reported = False
+        self.owing = False  # the trial sent Advance and waits for the next EpochDone
 
     def report(
         self, trainer: pl.Trainer, metrics: dict[str, Any], wants_checkpoint: bool, is_last: bool
     ) -> None:
-        self.reported = True
+        self.reported, self.owing = True, False
         if self.channel.rank == 0:
             self.channel.reply(self.lease, EpochDone(metrics, wants_checkpoint, is_last))
         while True:
@@ -133,6 +134,7 @@ class PoolSink:
             if isinstance(command, Save):
                 self._save(trainer, command)
             elif isinstance(command, Advance):
+                self.owing = True
                 return
             elif isinstance(command, (Stop, Shutdown)):
                 trainer.should_stop = True  # Lightning ends the fit after this epoch
@@ -166,15 +168,32 @@ def run_trial(command: Start, channel: SlotChannel, space: Space) -> None:
     sink = PoolSink(channel, command.lease)
     if command.resume is None:
         fit(cfg, prepared, metrics_hint=space.watched_metrics, sink=sink)
+        _answer_an_ended_fit(sink, channel)
         return
     with tempfile.TemporaryDirectory(prefix="raytrain-resume-") as tmp:
         path = os.path.join(tmp, CHECKPOINT_NAME)
         Path(path).write_bytes(ray.get(command.resume[0]))
         fit(cfg, prepared, metrics_hint=space.watched_metrics, ckpt_path=path, sink=sink)
+    _answer_an_ended_fit(sink, channel)
     if not sink.reported:
         # resumed from a checkpoint at its last epoch (one saved before `raytrain_result.json` was):
         # Lightning trains and reports nothing, and the trial would wait for an answer
         raise RuntimeError("the checkpoint it resumed from is at the end of its training")
+
+
+def _answer_an_ended_fit(sink: PoolSink, channel: SlotChannel) -> None:
+    """A fit that ended after the trial asked for another epoch, without reporting it
+    (a callback stopped it after the last report said it would go on): the trial fails
+    with that, instead of waiting for an answer forever; the slot serves the next."""
+    if sink.owing and channel.rank == 0:
+        channel.reply(
+            sink.lease,
+            Failed(
+                "the trial's fit ended without reporting the epoch it was asked for "
+                "(a callback stopped Lightning after the last report)",
+                slot_ends=False,
+            ),
+        )
 
 
 def serve_trials(loop_config: dict[str, Any]) -> None:
@@ -208,4 +227,6 @@ def serve_trials(loop_config: dict[str, Any]) -> None:
                     torch.cuda.empty_cache()
         elif isinstance(command, (Advance, Save)) and channel.rank == 0:
             # only a trial whose fit already ended sends these: answer, never hang it
-            channel.reply(command.lease, Failed("the trial's fit has already ended"))
+            channel.reply(
+                command.lease, Failed("the trial's fit has already ended", slot_ends=False)
+            )

@@ -71,6 +71,10 @@ class FakeSlots:
             command = next_command()
             if isinstance(command, Shutdown):
                 return
+            if isinstance(command, (Advance, Save)):  # no fit holds it: as serve_trials
+                ended = Failed("the trial's fit has already ended", slot_ends=False)
+                self.call(pool.reply(index, incarnation, command.lease, ended))
+                continue
             if not isinstance(command, Start):
                 continue
             if command.params.get("vanish", 0) >= incarnation:  # its node dies, no reply
@@ -188,6 +192,26 @@ def test_a_failing_trial_fails_its_lease_and_the_slot_starts_again() -> None:
         await trial(pool, "after")  # the restarted slot serves again
 
     run_pool(2, fake, body)
+
+
+def test_a_command_to_no_fit_fails_the_trial_and_the_slot_serves_the_next() -> None:
+    """A Save with no fit on the slot (a trial that replayed its end asked for its
+    checkpoint there): that trial fails, the slot is neither marked dead nor restarted, and
+    the next trial trains on it. Marked dead while its fit() went on, it was never leased
+    again and the search hung."""
+    fake = FakeSlots(epochs=1)
+
+    async def body(pool: ExecutorPool) -> None:
+        lease = await pool.lease("replayed")
+        reply = await pool.send(lease, Save(lease, "/ckpt", "node"))
+        assert isinstance(reply, Failed) and "already ended" in reply.text
+        await pool.release(lease)
+        replies = await trial(pool, "next")
+        assert [type(r) for r in replies] == [EpochDone, Saved]
+        (info,) = await pool.slots()
+        assert (info.incarnation, info.trials) == (1, ["replayed", "next"])
+
+    run_pool(1, fake, body)
 
 
 def test_a_slot_that_ends_before_answering_a_trial_hands_it_to_another_slot() -> None:

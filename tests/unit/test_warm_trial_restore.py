@@ -86,6 +86,31 @@ def test_a_trial_whose_newest_checkpoint_is_final_replays_its_end(tmp_path: Path
 
 
 @pytest.mark.usefixtures("no_object_store")
+def test_a_replayed_end_saves_its_final_checkpoint_without_a_slot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tune saves a class trainable at its end (`checkpoint_at_end`, its default): the
+    replayed trial writes the checkpoint it was restored from, never asking a slot (which
+    has no fit for it)."""
+    monkeypatch.setattr(trainable.ray, "get", lambda ref: ref)
+    trial_dir = tmp_path / "trials" / "abc"
+    final = {"metrics": {"epoch": 5, "val_loss": 0.25}, "done": True, TRAINING_ITERATION: 5}
+    checkpoint(trial_dir, 5, final)
+    stale = _TrainingResult(
+        tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000004")),
+        {TRAINING_ITERATION: 4, "epoch": 4},
+    )
+    trial = bare_trial()
+    trial.restore(stale)
+    trial.step()
+    at_end = tmp_path / "at_end"
+    at_end.mkdir()
+    trial.save_checkpoint(str(at_end))  # the pool is None: a call to it would raise
+    assert (at_end / CHECKPOINT_NAME).read_bytes() == b"weights 5"
+    assert json.loads((at_end / CHECKPOINT_RESULT_NAME).read_text()) == final
+
+
+@pytest.mark.usefixtures("no_object_store")
 def test_a_trial_caught_mid_training_still_fails_as_in_tune(tmp_path: Path) -> None:
     """Its newest checkpoint is not final: going on from it would need Tune's checkpoint
     bookkeeping in the driver repaired, so Tune's own error stands."""
