@@ -149,6 +149,8 @@ class SearchRunLayout:
     meta_json = Child("_meta.json", under="trials_dir")
     # Folders of trials a resumed run no longer knows (moved aside, not deleted).
     discarded_dir = Child("_discarded", under="trials_dir")
+    # The last whole copy of Tune's experiment state (raytrain.tune.state_backup).
+    state_backup_dir = Child("_state_backup", under="trials_dir")
     plots_dir = Child("plots")
 
     @property

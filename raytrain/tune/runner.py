@@ -52,6 +52,7 @@ from raytrain.tune.relocation import resuming_in
 from raytrain.tune.resources import nodes_from_ray, plan_resources
 from raytrain.tune.schedulers import make_scheduler
 from raytrain.tune.searchers import grid_size, journal_storage, make_searcher
+from raytrain.tune.state_backup import StateBackup
 from raytrain.tune.tracking import TrackingCallback, open_search_tracking
 from raytrain.tune.trainable import NonFiniteStopper, make_trainable
 from raytrain.tune.warm import WarmStart, write_record
@@ -257,6 +258,7 @@ def _build_or_restore(
             time_attr=space.scheduler.time_attr,
             max_t=full_budget(space),
         ),
+        StateBackup(run_dir),  # a whole copy of Tune's state, for a resume after a cut-short one
     ]
     warm = space.resources.executor == "warm"
     if warm:

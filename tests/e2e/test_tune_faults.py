@@ -25,6 +25,8 @@ from tune_project import (
     write_project,
 )
 
+from raytrain.resume_state import state_damage
+
 pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.timeout(1800)]
 
 
@@ -102,6 +104,11 @@ def test_a_full_disk_stops_the_search_clearly_and_resume_finishes_it(tmp_path, s
         assert trained == list(range(1, len(trained) + 1)), (tid, trained)
         if r["checkpoint"]:
             assert zipfile.is_zipfile(Path(r["checkpoint"]) / "checkpoint.ckpt"), r
+    # a whole copy of Tune's state, under Tune's own file names, for a resume after a cut
+    # (raytrain.tune.state_backup; put back by raytrain.resume_state)
+    copies = {p.name: p.read_bytes() for p in (run_dir / "trials" / "_state_backup").iterdir()}
+    assert any(n.startswith("experiment_state-") for n in copies), sorted(copies)
+    assert all(state_damage(n, data) is None for n, data in copies.items()), sorted(copies)
 
     filler.unlink()
     resumed = run(["tune", str(run_dir), "--resume", "--no-live"], cwd=tmp_path)

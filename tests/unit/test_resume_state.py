@@ -4,7 +4,11 @@ naming the file, with nothing changed."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import pickle
+import shutil
 from pathlib import Path
 
 import optuna
@@ -13,7 +17,7 @@ from fixtures.runs import make_run
 
 from raytrain.errors import InputError
 from raytrain.layout import SearchRunLayout
-from raytrain.resume_state import DAMAGED_TAIL_SUFFIX, check_resume_state
+from raytrain.resume_state import DAMAGED_TAIL_SUFFIX, backup_state, check_resume_state
 from raytrain.tune.searchers import journal_storage
 
 
@@ -114,3 +118,127 @@ def test_every_damaged_file_is_reported_at_once(run: SearchRunLayout) -> None:
     with pytest.raises(InputError) as exc:
         check_resume_state(run)
     assert {p.file for p in exc.value.problems} == {str(run.trials_csv), str(state)}
+
+
+# ---------------------------------------------------------------- the whole copy (StateBackup)
+
+SESSION = "2026-01-01_00-00-00"
+
+
+def tune_state(folder: Path, session: str, trials: int) -> dict[str, bytes]:
+    """What Tune's save writes (an experiment state naming `trials` trials, the searcher's
+    and the callbacks' pickles) into `folder`; returns name -> bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {"trial_data": [f"trial-{i}" for i in range(trials)], "runner_data": {}}
+    files = {
+        f"experiment_state-{session}.json": json.dumps(state).encode(),
+        f"searcher-state-{session}.pkl": pickle.dumps({"trials": list(range(trials))}),
+        # a pickle too, despite its name (Tune's _atomic_save)
+        f"search_gen_state-{session}.json": pickle.dumps({"counter": trials}),
+        f"callback-states-{session}.pkl": pickle.dumps({0: {"n": trials}}),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return files
+
+
+def test_a_cut_short_state_is_restored_from_the_last_whole_copy(
+    run: SearchRunLayout, tmp_path: Path
+) -> None:
+    staging = tmp_path / "staging"
+    saved = tune_state(staging, SESSION, trials=3)
+    assert backup_state(staging, run.state_backup_dir)
+    tune_state(staging, SESSION, trials=4)  # Tune's next save, copied into trials/ ...
+    shutil.copytree(staging, run.trials_dir, dirs_exist_ok=True)
+    state = run.trials_dir / f"experiment_state-{SESSION}.json"
+    state.write_bytes(state.read_bytes()[:20])  # ... and cut short there (full disk)
+
+    (note,) = check_resume_state(run)
+    assert "cut short" in note and str(run.state_backup_dir) in note
+    for name, data in saved.items():  # the backup's set, under Tune's own names
+        assert (run.trials_dir / name).read_bytes() == data
+    assert (run.trials_dir / f"{state.name}.damaged").stat().st_size == 20
+    assert check_resume_state(run) == []  # whole now
+
+
+def test_a_cut_short_searcher_pickle_is_restored_too(run: SearchRunLayout, tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    saved = tune_state(staging, SESSION, trials=2)
+    assert backup_state(staging, run.state_backup_dir)
+    shutil.copytree(staging, run.trials_dir, dirs_exist_ok=True)
+    searcher = run.trials_dir / f"searcher-state-{SESSION}.pkl"
+    searcher.write_bytes(searcher.read_bytes()[:-3])
+    (note,) = check_resume_state(run)
+    assert str(searcher) in note and "pickle" in note
+    assert searcher.read_bytes() == saved[searcher.name]
+
+
+def test_a_later_session_cut_short_falls_back_to_the_earlier_sessions_copy(
+    run: SearchRunLayout, tmp_path: Path
+) -> None:
+    """A resumed driver whose first sync was cut short before it could back anything up:
+    Tune takes the newest file of each kind, so the later session's files must go aside."""
+    staging = tmp_path / "staging"
+    saved = tune_state(staging, SESSION, trials=2)
+    assert backup_state(staging, run.state_backup_dir)
+    later = tune_state(run.trials_dir, "2026-01-02_00-00-00", trials=3)
+    state = run.trials_dir / "experiment_state-2026-01-02_00-00-00.json"
+    state.write_text("{")
+    check_resume_state(run)
+    assert sorted(run.trials_dir.glob("experiment_state-*.json"))[-1].name == (
+        f"experiment_state-{SESSION}.json"
+    )
+    assert (
+        max(run.trials_dir.glob("searcher-state-*.pkl")).read_bytes()
+        == (saved[f"searcher-state-{SESSION}.pkl"])
+    )
+    for name, data in later.items():  # kept aside, the damaged one as it was
+        kept = (run.trials_dir / f"{name}.damaged").read_bytes()
+        assert kept == (b"{" if name == state.name else data)
+
+
+def test_a_backup_that_does_not_fit_keeps_the_previous_one(
+    run: SearchRunLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staging = tmp_path / "staging"
+    saved = tune_state(staging, SESSION, trials=2)
+    assert backup_state(staging, run.state_backup_dir)
+    tune_state(staging, SESSION, trials=5)
+    written = Path.write_bytes
+
+    def full_after_one(self: Path, data: bytes) -> int:
+        if any(self.parent.glob("*.bak")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return written(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_after_one)
+    assert not backup_state(staging, run.state_backup_dir)
+    monkeypatch.undo()
+    kept = {p.name.removesuffix(".bak"): p.read_bytes() for p in run.state_backup_dir.iterdir()}
+    assert kept == saved
+    assert not run.state_backup_dir.with_name("_state_backup.new").exists()
+
+
+def test_a_damaged_staging_set_is_not_backed_up(run: SearchRunLayout, tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    tune_state(staging, SESSION, trials=2)
+    (staging / f"experiment_state-{SESSION}.json").write_text('{"trial_data": [')
+    assert not backup_state(staging, run.state_backup_dir)
+    assert not run.state_backup_dir.exists()
+
+
+def test_without_a_whole_copy_a_damaged_state_is_still_an_error(
+    run: SearchRunLayout, tmp_path: Path
+) -> None:
+    staging = tmp_path / "staging"
+    tune_state(staging, SESSION, trials=2)
+    assert backup_state(staging, run.state_backup_dir)
+    for copy in run.state_backup_dir.iterdir():  # the copy itself damaged from outside
+        copy.write_bytes(copy.read_bytes()[:5])
+    (state,) = run.trials_dir.glob("experiment_state-*.json")
+    state.write_text("{")
+    with pytest.raises(InputError) as exc:
+        check_resume_state(run)
+    (problem,) = exc.value.problems
+    assert problem.file == str(state) and "no whole copy" in problem.message
+    assert state.read_text() == "{"  # nothing moved
