@@ -12,12 +12,14 @@ Tune deletes a superseded checkpoint when it registers the next one and records 
 experiment state a moment later (`TuneController.step` -> `checkpoint()`, then a background
 sync); a driver killed in between leaves a state that names the deleted one, and Tune's own
 restore then fails every retry ("does not exist on storage anymore"; seen in 1 of 4 CI runs
-of the kill-loop test, whose third kill comes right after a trial ended). When the trial's
-newest checkpoint is its final one (`raytrain_result.json` beside the Lightning file says
-so), `WarmTrial.restore` takes it and the trial reports that final result again (marked
-`REPLAYED`) and ends, training nothing. A trial caught the same way mid-training still
-fails: continuing from its newest checkpoint would need Tune's checkpoint bookkeeping in
-the driver repaired (its next save would reuse that checkpoint's folder).
+of the kill-loop test, whose third kill comes right after a trial ended). `WarmTrial.restore`
+then takes the trial's newest checkpoint (its `raytrain_result.json` holds the result and
+iteration it was saved with). When that one is final, the trial reports that final result
+again (marked `REPLAYED`) and ends, training nothing; otherwise it trains on from it. Tune's
+bookkeeping in the driver is one checkpoint behind, so the trial's next save goes into that
+same `checkpoint_N` folder (Tune numbers folders from its own count), replacing the files
+the trial was restored from with newer ones; the deleted one is left as an empty folder for
+Tune's pruning to delete.
 
 `ExecutorPoolCallback` tells the pool in the driver when Tune ends a trial, so its slot is
 free at once even when Tune keeps the trial's actor cached for a later trial.
@@ -117,19 +119,25 @@ class WarmTrial(tune.Trainable):
         Path(checkpoint_dir, CHECKPOINT_RESULT_NAME).write_text(json.dumps(result, default=str))
 
     def restore(self, checkpoint_path: Any) -> None:
-        """Tune's restore, from the trial's final checkpoint when the one Tune's state
-        names was deleted after the final one was saved (see the module docstring)."""
+        """Tune's restore, from the trial's newest checkpoint when the one Tune's state
+        names was deleted after that one was saved (see the module docstring)."""
         checkpoint: Any = getattr(checkpoint_path, "checkpoint", None)
         newer = _newer_checkpoint(checkpoint) if checkpoint is not None else None
         saved = _saved_result(newer) if newer is not None else {}
-        if newer is not None and saved.get("done"):
+        if newer is not None and TRAINING_ITERATION in saved:
             log.warning(
                 "trial %s: checkpoint %s is gone (the driver was killed as Tune replaced "
-                "it); the trial had ended at %s",
+                "it); %s at %s",
                 self.trial_id,
                 checkpoint.path,
+                "the trial had ended" if saved.get("done") else "it goes on from",
                 newer.path,
             )
+            # Tune prunes the one it names when it registers the next: leave it an empty
+            # folder to delete, else `_delete_fs_path` raises, Tune logs an ERROR traceback
+            # and skips its own index update (seen by hand). Empty, it still counts as gone.
+            with contextlib.suppress(OSError):
+                checkpoint.filesystem.create_dir(checkpoint.path.rstrip("/"))
             checkpoint_path.checkpoint = newer
             checkpoint_path.metrics = {
                 **checkpoint_path.metrics,
@@ -161,10 +169,11 @@ class WarmTrial(tune.Trainable):
 
 
 def _newer_checkpoint(checkpoint: tune.Checkpoint) -> tune.Checkpoint | None:
-    """The trial's newest checkpoint when `checkpoint` is gone and a later one exists."""
+    """The trial's newest checkpoint when `checkpoint` is gone (no Lightning file in it:
+    deleted, or the empty folder `restore` leaves) and a later one exists."""
     filesystem: Any = checkpoint.filesystem
     path = checkpoint.path.rstrip("/")
-    if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+    if filesystem.get_file_info(f"{path}/{CHECKPOINT_NAME}").type != pafs.FileType.NotFound:
         return None
     gone = _TUNE_CHECKPOINT.search(path)
     parent = path.rsplit("/", 1)[0]

@@ -2,8 +2,9 @@
 
 Tune deletes a superseded checkpoint before its next experiment-state snapshot; a driver
 killed in between resumes with a state naming the deleted one. `WarmTrial.restore` then
-takes the trial's newest checkpoint when its `raytrain_result.json` says the training had
-ended, and replays that end without a slot. No Ray is started: `ray.put` is the identity here.
+takes the trial's newest checkpoint (its `raytrain_result.json` holds the iteration): a final
+one replays its end without a slot, a mid-training one is trained on from. No Ray is
+started: `ray.put` is the identity here.
 """
 
 from __future__ import annotations
@@ -111,11 +112,28 @@ def test_a_replayed_end_saves_its_final_checkpoint_without_a_slot(
 
 
 @pytest.mark.usefixtures("no_object_store")
-def test_a_trial_caught_mid_training_still_fails_as_in_tune(tmp_path: Path) -> None:
-    """Its newest checkpoint is not final: going on from it would need Tune's checkpoint
-    bookkeeping in the driver repaired, so Tune's own error stands."""
+def test_a_trial_caught_mid_training_goes_on_from_its_newest_checkpoint(tmp_path: Path) -> None:
     trial_dir = tmp_path / "trials" / "abc"
     checkpoint(trial_dir, 3, {"metrics": {"epoch": 3}, "done": False, TRAINING_ITERATION: 3})
+    stale = _TrainingResult(
+        tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000002")),
+        {TRAINING_ITERATION: 2},
+    )
+    trial = bare_trial()
+    trial.restore(stale)
+    assert trial.iteration == 3 and trial._resume == [b"weights 3"] and trial._final is None
+    # an empty folder where the named one was, for Tune's pruning to delete; still gone
+    assert list((trial_dir / "checkpoint_000002").iterdir()) == []
+    named = tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000002"))
+    assert _newer_checkpoint(named) is not None
+
+
+@pytest.mark.usefixtures("no_object_store")
+def test_a_newer_checkpoint_without_its_result_keeps_tunes_error(tmp_path: Path) -> None:
+    """Saved before `raytrain_result.json` existed: its iteration is unknown, so Tune's own
+    error stands."""
+    trial_dir = tmp_path / "trials" / "abc"
+    checkpoint(trial_dir, 3)
     stale = _TrainingResult(
         tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000002")),
         {TRAINING_ITERATION: 2},
