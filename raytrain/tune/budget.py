@@ -299,6 +299,8 @@ class LedgerCallback(_UsesLedger, Callback):
     """Adds the tuner's and the trials' running time to the run's ledger (every run keeps
     one, so a budget added on --resume knows what was used)."""
 
+    _reconciled = False  # class default: also for a callback unpickled on resume
+
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
 
@@ -311,8 +313,18 @@ class LedgerCallback(_UsesLedger, Callback):
     ) -> None:
         self.run_ledger.ledger.pause()  # a new part: nothing runs yet
         self.run_ledger.ledger.tick(time.time())
+        self._reconciled = False
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        if not self._reconciled:
+            # the trials RunDirCallback drops from trials.csv on resume (unfinished, and
+            # unknown to Tune's restored state) go from the ledger too; without this the
+            # ledger named a trial the run does not have (seen in the budget e2e test)
+            self._reconciled = True
+            known = {t.trial_id for t in trials}
+            ledger = self.run_ledger.ledger
+            for trial_id in [t for t, u in ledger.trials.items() if t not in known and not u.done]:
+                ledger.discard(trial_id)
         now = time.time()
         self.run_ledger.ledger.tick(now)
         self.run_ledger.save(now)

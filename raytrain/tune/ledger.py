@@ -7,7 +7,8 @@ counts
 
 - `wall_s`: the time the tuner ran (summed over the parts of the run);
 - per trial, the seconds it was running (from its start to its end, summed over restarts);
-  a trial's GPU time is that times the GPUs of one trial.
+  a trial's GPU time is that times the GPUs of one trial; a trial a resume discards (it
+  started after Tune's last saved state) leaves its seconds in `discarded_s`.
 
 Time is added on every tick of the tuner (`tick`), and saved every few seconds, so a
 driver killed without warning loses at most that much accounting.
@@ -49,6 +50,9 @@ class Ledger:
     wall_s: float = 0.0
     trials: dict[str, TrialUse] = field(default_factory=dict)
     stopped: str | None = None  # why admission stopped (the first time it did)
+    # seconds of trials a resume discarded (started after Tune's last saved state, before
+    # the driver died): used, so still counted, but no longer a trial of the run
+    discarded_s: float = 0.0
     # in memory only: what is running now and when time was last added
     running: set[str] = field(default_factory=set)
     last_tick: float | None = None
@@ -78,6 +82,14 @@ class Ledger:
         self.running.discard(trial_id)
         self.trials.setdefault(trial_id, TrialUse()).done = True
 
+    def discard(self, trial_id: str) -> None:
+        """A trial the resumed search will never run again (`raytrain.tune.budget`): its
+        seconds move to `discarded_s`, its entry goes (as its row in trials.csv does)."""
+        use = self.trials.pop(trial_id, None)
+        self.running.discard(trial_id)
+        if use is not None:
+            self.discarded_s += use.seconds
+
     def pause(self) -> None:
         """The tuner stops: nothing runs until the next part starts ticking."""
         self.running.clear()
@@ -86,7 +98,7 @@ class Ledger:
     # ------------------------------------------------------------ projection
     @property
     def trial_s(self) -> float:
-        return sum(use.seconds for use in self.trials.values())
+        return sum(use.seconds for use in self.trials.values()) + self.discarded_s
 
     def expected_trial_s(self, max_epochs: int) -> float | None:
         """The expected length of one trial: the mean of the finished trials, or before
@@ -163,11 +175,13 @@ class Ledger:
             tid: {"seconds": round(u.seconds, 3), "epochs": u.epochs, "done": u.done}
             for tid, u in sorted(self.trials.items())
         }
+        discarded = round(self.discarded_s, 3)
         return {
             "wall_s": round(self.wall_s, 3),
             # the sum of the rounded seconds, so the file adds up (rounding the exact sum
             # differed from it by 1 ms with 3 trials; seen in CI)
-            "trial_s": round(sum(u["seconds"] for u in trials.values()), 3),
+            "trial_s": round(sum(u["seconds"] for u in trials.values()) + discarded, 3),
+            "discarded_s": discarded,
             "stopped": self.stopped,
             "trials": trials,
         }
@@ -186,6 +200,7 @@ class Ledger:
             wall_s=float(data.get("wall_s", 0.0)),
             trials=trials,
             stopped=data.get("stopped"),
+            discarded_s=float(data.get("discarded_s", 0.0)),
         )
 
 

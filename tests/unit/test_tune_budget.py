@@ -3,6 +3,7 @@ Tune pieces (gate, stopper, callback) driven by hand with a fake clock; no Ray c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +310,39 @@ def test_callback_counts_trials_and_saves_the_ledger(run_dir: Path, monkeypatch:
     assert saved.trials["t1"].seconds == pytest.approx(60.0)
     assert saved.trials["t1"].epochs == 1 and saved.trials["t1"].done
     assert saved.wall_s == pytest.approx(90.0)
+
+
+def test_a_resume_discards_the_unfinished_trials_tune_does_not_know(
+    run_dir: Path, monkeypatch: Any
+) -> None:
+    """Started after Tune's last saved state, before the driver died: RunDirCallback drops
+    their rows, so the ledger drops their entries and keeps their seconds as used."""
+    from raytrain.tune import budget as budget_mod
+
+    monkeypatch.setattr(budget_mod.time, "time", lambda: 100.0)
+    first = Ledger(wall_s=50.0, trials=hour_trials(1, 2, hours_each=0.01, running_for=6.0).trials)
+    write_ledger(run_dir, first)
+    forget(run_dir)
+    known, lost = sorted(t for t, u in first.trials.items() if not u.done)
+    done = next(t for t, u in first.trials.items() if u.done)
+
+    class T:
+        def __init__(self, trial_id: str) -> None:
+            self.trial_id = trial_id
+
+    cb = budget_mod.LedgerCallback(run_dir)
+    cb.setup()
+    cb.on_step_end(0, [T(known)])  # Tune restored `known` only; `done` had finished
+    cb.on_step_end(1, [T(known), T("new")])  # reconciled once: a later trial is not touched
+    cb.on_experiment_end([])
+    saved = read_ledger(run_dir)
+    assert set(saved.trials) == {known, done}
+    assert saved.discarded_s == pytest.approx(first.trials[lost].seconds)
+    assert saved.trial_s == pytest.approx(first.trial_s)  # its time still counts
+    data = json.loads(SearchRunLayout(run_dir).budget_json.read_text())
+    assert data["trial_s"] == pytest.approx(
+        sum(u["seconds"] for u in data["trials"].values()) + data["discarded_s"], abs=1e-9
+    )
 
 
 def test_inside_epochs_a_trial_is_projected_over_max_t_steps(tmp_path: Path) -> None:
