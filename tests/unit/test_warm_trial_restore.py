@@ -63,17 +63,26 @@ def no_object_store(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(trainable.ray, "put", lambda data: data)
 
 
-@pytest.mark.usefixtures("no_object_store")
-def test_a_trial_whose_newest_checkpoint_is_final_replays_its_end(tmp_path: Path) -> None:
+FINAL = {"metrics": {"epoch": 5, "val_loss": 0.25}, "done": True, TRAINING_ITERATION: 5}
+
+
+def restored_at_a_final_checkpoint(tmp_path: Path) -> WarmTrial:
+    """A trial whose Tune state names checkpoint 4 (deleted) and whose final checkpoint 5
+    exists, restored."""
     trial_dir = tmp_path / "trials" / "abc"
-    final = {"metrics": {"epoch": 5, "val_loss": 0.25}, "done": True, TRAINING_ITERATION: 5}
-    checkpoint(trial_dir, 5, final)
+    checkpoint(trial_dir, 5, FINAL)
     stale = _TrainingResult(
         tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000004")),
         {TRAINING_ITERATION: 4, "epoch": 4},
     )
     trial = bare_trial()
     trial.restore(stale)
+    return trial
+
+
+@pytest.mark.usefixtures("no_object_store")
+def test_a_trial_whose_newest_checkpoint_is_final_replays_its_end(tmp_path: Path) -> None:
+    trial = restored_at_a_final_checkpoint(tmp_path)
     assert trial.iteration == 5 and trial._resume == [b"weights 5"]
     result = trial.step()  # the pool is None: a call to it would raise
     assert result == {
@@ -94,21 +103,13 @@ def test_a_replayed_end_saves_its_final_checkpoint_without_a_slot(
     replayed trial writes the checkpoint it was restored from, never asking a slot (which
     has no fit for it)."""
     monkeypatch.setattr(trainable.ray, "get", lambda ref: ref)
-    trial_dir = tmp_path / "trials" / "abc"
-    final = {"metrics": {"epoch": 5, "val_loss": 0.25}, "done": True, TRAINING_ITERATION: 5}
-    checkpoint(trial_dir, 5, final)
-    stale = _TrainingResult(
-        tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000004")),
-        {TRAINING_ITERATION: 4, "epoch": 4},
-    )
-    trial = bare_trial()
-    trial.restore(stale)
+    trial = restored_at_a_final_checkpoint(tmp_path)
     trial.step()
     at_end = tmp_path / "at_end"
     at_end.mkdir()
     trial.save_checkpoint(str(at_end))  # the pool is None: a call to it would raise
     assert (at_end / CHECKPOINT_NAME).read_bytes() == b"weights 5"
-    assert json.loads((at_end / CHECKPOINT_RESULT_NAME).read_text()) == final
+    assert json.loads((at_end / CHECKPOINT_RESULT_NAME).read_text()) == FINAL
 
 
 @pytest.mark.usefixtures("no_object_store")
