@@ -163,7 +163,13 @@ def test_a_search_stops_at_its_trial_hours_budget(tmp_path):
     assert (run_dir / "best.yaml").is_file()
     ledger = json.loads((run_dir / "budget.json").read_text())
     assert ledger["stopped"].startswith("trial_hours") and set(ledger["trials"]) == set(rows)
-    assert set(first["trials"]) <= set(ledger["trials"])  # the first part's use is kept
+    # the first part's use is kept; a trial it started after Tune's last saved state is
+    # discarded on resume (its folder moved to trials/_discarded), its seconds kept apart
+    aside = run_dir / "trials" / "_discarded"
+    discarded = {p.name for p in aside.iterdir()} if aside.is_dir() else set()
+    assert set(first["trials"]) - discarded <= set(ledger["trials"])
+    lost = [first["trials"][t]["seconds"] for t in discarded & set(first["trials"])]
+    assert ledger["discarded_s"] == pytest.approx(sum(lost), abs=1e-3 * (len(lost) + 1))
     durations = [u["seconds"] for u in ledger["trials"].values()]
     # admission stops before the limit is crossed by more than the last admitted trial,
     # over both parts together (a budget counted from the restart would let the second
