@@ -27,6 +27,7 @@ import csv
 import json
 import pickletools
 import shutil
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 
@@ -118,8 +119,7 @@ def state_damage(name: str, data: bytes) -> str | None:
     their STOP (`pickletools` runs nothing)."""
     try:
         if not name.startswith("experiment_state-"):
-            for _ in pickletools.genops(data):
-                pass
+            deque(pickletools.genops(data), maxlen=0)  # raises where the pickle is cut
             return None
         state = json.loads(data)
     except ValueError as exc:

@@ -168,14 +168,13 @@ def run_trial(command: Start, channel: SlotChannel, space: Space) -> None:
     sink = PoolSink(channel, command.lease)
     if command.resume is None:
         fit(cfg, prepared, metrics_hint=space.watched_metrics, sink=sink)
-        _answer_an_ended_fit(sink, channel)
-        return
-    with tempfile.TemporaryDirectory(prefix="raytrain-resume-") as tmp:
-        path = os.path.join(tmp, CHECKPOINT_NAME)
-        Path(path).write_bytes(ray.get(command.resume[0]))
-        fit(cfg, prepared, metrics_hint=space.watched_metrics, ckpt_path=path, sink=sink)
+    else:
+        with tempfile.TemporaryDirectory(prefix="raytrain-resume-") as tmp:
+            path = os.path.join(tmp, CHECKPOINT_NAME)
+            Path(path).write_bytes(ray.get(command.resume[0]))
+            fit(cfg, prepared, metrics_hint=space.watched_metrics, ckpt_path=path, sink=sink)
     _answer_an_ended_fit(sink, channel)
-    if not sink.reported:
+    if command.resume is not None and not sink.reported:
         # resumed from a checkpoint at its last epoch (one saved before `raytrain_result.json` was):
         # Lightning trains and reports nothing, and the trial would wait for an answer
         raise RuntimeError("the checkpoint it resumed from is at the end of its training")

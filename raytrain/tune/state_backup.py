@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ray.tune import Callback
 
 from raytrain.layout import SearchRunLayout
-from raytrain.resume_state import backup_state, newest_state
+from raytrain.resume_state import EXPERIMENT_STATE_GLOB, backup_state
 from raytrain.tune.relocation import RunDirBound
 
 if TYPE_CHECKING:
@@ -46,9 +46,14 @@ class StateBackup(RunDirBound, Callback):
             if storage is None:
                 return
             self._staging = Path(storage.experiment_driver_staging_path)
+        # Tune writes every state file at each save, so the experiment state's time is the
+        # save's: one glob and one stat per step (this runs on every tuner step)
+        newest = max(self._staging.glob(EXPERIMENT_STATE_GLOB), default=None)
         try:
-            stamp = max(p.stat().st_mtime_ns for p in newest_state(self._staging))
-        except (OSError, ValueError):  # nothing saved yet
+            stamp = newest.stat().st_mtime_ns if newest is not None else None
+        except OSError:
+            stamp = None
+        if stamp is None:  # nothing saved yet
             return
         if stamp != self._saved:  # one try per save: on a full disk, the next save retries
             self._saved = stamp
