@@ -30,6 +30,7 @@ import functools
 import importlib
 import logging
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -47,7 +48,13 @@ from pathlib import Path
 from raytrain.errors import RunError
 
 READY_LINE = "Ray runtime started"
-SETTLE_S = 3.0
+# `ray start --block` kills the whole head when one of its daemons fails shortly after it
+# printed READY_LINE (seen under heavy load), so a start counts once the last daemon to come
+# up, the dashboard agent, accepts connections on its HTTP port (it opens it after loading
+# its modules: ~1.5 s after READY_LINE here) and SETTLE_S has passed; or, if that port never
+# opens, once SETTLE_MAX_S has. The fixed 3 s wait this replaces cost ~2 s of every start-up.
+SETTLE_S = 1.0
+SETTLE_MAX_S = 3.0
 
 # Ray Train V2 extras that cost a process or a poll loop per trial and do nothing on a
 # one-host cluster we own: the preemption watcher (an actor per run that watches for node
@@ -85,16 +92,41 @@ def check_ray_not_imported() -> None:
 # Ray's default ports (GCS, dashboard, client server, dashboard agent): a port the OS hands
 # out may be one of them, and a Ray started later with defaults then collides with ours.
 RAY_DEFAULT_PORTS = frozenset({6379, 8265, 10001, 52365})
+# Our ports come from below the kernel's ephemeral range and above Ray's default worker
+# ports (10002-19999). A port drawn by binding port 0 is an ephemeral one, and Ray's own
+# daemons draw theirs the same way (metrics, agents' gRPC, the object manager) in the
+# seconds after we closed it: seen here, the dashboard failed with "address already in
+# use" on the port we had just picked, and `ray start` gave up 63 s later (its API-server
+# wait), so a single start took 70 s instead of 5.
+OWN_PORTS_LOW = 20000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default range starts here
 
 
 def free_port() -> int:
-    """A currently free TCP port on this host that is none of Ray's default ports."""
-    while True:
+    """A currently free TCP port on this host (every address) that the kernel does not hand
+    out by itself and that is none of Ray's default ports."""
+    high = _ephemeral_low()
+    if high <= OWN_PORTS_LOW + 100:  # a host whose ephemeral range starts low
+        high = 65535
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(OWN_PORTS_LOW, high)
+        if port in RAY_DEFAULT_PORTS:
+            continue
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in RAY_DEFAULT_PORTS:
-            return port
+            try:
+                s.bind(("", port))
+            except OSError:
+                continue
+        return port
+    raise RunError(f"no free TCP port between {OWN_PORTS_LOW} and {high} on this host")
 
 
 def ray_executable() -> str:
@@ -169,7 +201,12 @@ def shared_env(
 
 
 def head_command(
-    ip: str, port: int, dashboard_port: int, num_cpus: int, num_gpus: int | None
+    ip: str,
+    port: int,
+    dashboard_port: int,
+    num_cpus: int,
+    num_gpus: int | None,
+    agent_port: int | None = None,
 ) -> list[str]:
     cmd = [
         ray_executable(),
@@ -183,7 +220,7 @@ def head_command(
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={dashboard_port}",
         f"--ray-client-server-port={free_port()}",
-        f"--dashboard-agent-listen-port={free_port()}",
+        f"--dashboard-agent-listen-port={agent_port or free_port()}",
         f"--num-cpus={num_cpus}",
     ]
     if num_gpus is not None:
@@ -200,11 +237,11 @@ def start_local_ray(
     preload: Sequence[str] = (),
     timeout: float = 120.0,
 ) -> LocalRay:
-    """Start the head; return once it has run SETTLE_S seconds after it said it is ready.
+    """Start the head; return once it has settled (SETTLE_S, SETTLE_MAX_S).
 
     `preload`: modules to import (with the head's env applied, so Ray may load) while the
-    head settles: the driver's ~3 s of imports (Ray, Tune, Optuna) overlap that wait."""
-    ip, port, dashboard_port = node_ip(), free_port(), free_port()
+    head starts: the driver's ~1-3 s of imports (Ray, Tune, Optuna) overlap its start-up."""
+    ip, port, dashboard_port, agent_port = node_ip(), free_port(), free_port(), free_port()
     address = f"{ip}:{port}"
     env = shared_env(address, os.environ, token)
     # The head's own environment is what every worker starts with: a job-level runtime_env
@@ -212,7 +249,8 @@ def start_local_ray(
     # process, measured with psutil) and leave the prestarted workers unused.
     head_env = {**os.environ, **env, **(worker_env or {})}
     log = Path(tempfile.mkstemp(prefix="raytrain-ray-head-", suffix=".log")[1])
-    cmd = head_command(ip, port, dashboard_port, num_cpus or os.cpu_count() or 1, num_gpus)
+    cpus = num_cpus or os.cpu_count() or 1
+    cmd = head_command(ip, port, dashboard_port, cpus, num_gpus, agent_port=agent_port)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd,
@@ -232,25 +270,37 @@ def start_local_ray(
         log_path=log,
     )
     deadline = time.monotonic() + timeout
+    try:  # while the head starts (importing Ray connects to nothing)
+        local.apply_env()
+        for module in preload:
+            importlib.import_module(module)
+    except BaseException:
+        local.stop(timeout=10)
+        raise
     ready_at: float | None = None
     while time.monotonic() < deadline and proc.poll() is None:
         if ready_at is None and READY_LINE in log.read_text(errors="replace"):
             ready_at = time.monotonic()
-            try:
-                local.apply_env()
-                for module in preload:
-                    importlib.import_module(module)
-            except BaseException:
-                local.stop(timeout=10)
-                raise
-        # `ray start --block` kills the whole head when one of its daemons fails shortly
-        # after start-up (seen under heavy load): give them a moment before trusting it.
-        if ready_at is not None and time.monotonic() - ready_at > SETTLE_S:
+        if ready_at is not None and _settled(time.monotonic() - ready_at, agent_port):
             return local
         time.sleep(0.2)
     local.stop(timeout=10)
     tail = log.read_text(errors="replace")[-2000:]
     raise HeadStartError(f"the local Ray head did not start (log {log}):\n{tail}")
+
+
+def _settled(since_ready: float, agent_port: int) -> bool:
+    if since_ready >= SETTLE_MAX_S:
+        return True
+    return since_ready >= SETTLE_S and _accepts("127.0.0.1", agent_port)
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -263,7 +313,7 @@ def local_ray(
 ) -> Iterator[LocalRay]:
     """Start a private head, export its env to this process, stop it on exit; `worker_env`
     is added to the environment of every Ray worker of the head, `preload` is imported
-    while it settles (`start_local_ray`).
+    while it starts (`start_local_ray`).
 
     Call it before `ray` is imported in this process: Ray reads the auth mode once.
     """
@@ -339,7 +389,7 @@ def connected_ray(
 
     On a private head the runtime_env's `env_vars` become the head's environment instead
     (see `start_local_ray`), so an env-vars-only runtime_env costs no worker anything, and
-    the `preload` modules (which may import Ray) are imported while the head settles."""
+    the `preload` modules (which may import Ray) are imported while the head starts."""
     with ExitStack() as stack:
         dashboard = None
         if address is None:

@@ -37,6 +37,7 @@ from raytrain.results.export import export_best, export_pareto, render_front, re
 from raytrain.space import asha_rungs, dump_space, render_plan, trial_config
 from raytrain.space.catalogue import SAMPLERS
 from raytrain.space.types import Space
+from raytrain.trial.scaling import start_train_coordinator
 from raytrain.tune.budget import (
     AnyStopper,
     BudgetedSearchGenerator,
@@ -147,6 +148,7 @@ def run_tune(
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     warm = space.resources.executor == "warm"
+    start_train_coordinator()
     pool, scratch = None, None
     if warm:
         # The slots' Train runs keep nothing there (they never report to Ray Train).

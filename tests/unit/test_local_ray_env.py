@@ -29,32 +29,28 @@ def test_head_command_keeps_dashboard_on_localhost() -> None:
     assert "--num-cpus=2" in cmd and not any(a.startswith("--num-gpus") for a in cmd)
 
 
-def test_free_port_is_bindable_and_not_a_ray_default(monkeypatch) -> None:
+def test_free_port_is_bindable_outside_the_ephemeral_range_and_not_a_ray_default(
+    monkeypatch,
+) -> None:
     import socket
 
     from raytrain import local_ray
 
-    handed_out = iter([6379, 8265, 40123])
-
-    class FakeSocket:
-        def __enter__(self) -> "FakeSocket":
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
-        def bind(self, address: tuple[str, int]) -> None:
-            self.port = next(handed_out)
-
-        def getsockname(self) -> tuple[str, int]:
-            return ("127.0.0.1", self.port)
-
-    monkeypatch.setattr(local_ray.socket, "socket", FakeSocket)
-    assert local_ray.free_port() == 40123  # the two Ray defaults were skipped
-    monkeypatch.undo()
     port = local_ray.free_port()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))
+    assert local_ray.OWN_PORTS_LOW <= port < local_ray._ephemeral_low()
+    with socket.socket() as busy:
+        busy.bind(("", port))
+        busy.listen()
+        # a Ray default, then the port in use, then a free one
+        draws = iter([52365, port, port + 1])
+
+        class Draws:
+            def randrange(self, low: int, high: int) -> int:
+                return next(draws)
+
+        monkeypatch.setattr(local_ray.random, "SystemRandom", Draws)
+        monkeypatch.setattr(local_ray, "_ephemeral_low", lambda: 65535)
+        assert local_ray.free_port() == port + 1
 
 
 def test_a_private_heads_workers_get_the_env_vars_without_a_runtime_env() -> None:
