@@ -206,7 +206,7 @@ def head_command(
     dashboard_port: int,
     num_cpus: int,
     num_gpus: int | None,
-    agent_port: int | None = None,
+    agent_port: int,
 ) -> list[str]:
     cmd = [
         ray_executable(),
@@ -220,7 +220,7 @@ def head_command(
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={dashboard_port}",
         f"--ray-client-server-port={free_port()}",
-        f"--dashboard-agent-listen-port={agent_port or free_port()}",
+        f"--dashboard-agent-listen-port={agent_port}",
         f"--num-cpus={num_cpus}",
     ]
     if num_gpus is not None:
@@ -250,7 +250,7 @@ def start_local_ray(
     head_env = {**os.environ, **env, **(worker_env or {})}
     log = Path(tempfile.mkstemp(prefix="raytrain-ray-head-", suffix=".log")[1])
     cpus = num_cpus or os.cpu_count() or 1
-    cmd = head_command(ip, port, dashboard_port, cpus, num_gpus, agent_port=agent_port)
+    cmd = head_command(ip, port, dashboard_port, cpus, num_gpus, agent_port)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd,

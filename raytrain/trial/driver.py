@@ -26,6 +26,7 @@ from raytrain.tracking import RunEnd, RunStart, Scope, Tracking
 from raytrain.trial.checkpoint_export import export_checkpoints, pick_best
 from raytrain.trial.failures import explain_failure
 from raytrain.trial.progress import EpochReport, ProgressRelay
+from raytrain.trial.scaling import start_train_coordinator
 from raytrain.trial.trainer import build_torch_trainer
 
 
@@ -133,6 +134,7 @@ def _fit(
             storage_path=str(layout.root.resolve()),
             callbacks=[relay.callback],  # type: ignore[list-item]
         )
+        start_train_coordinator()  # comes up while the trainer's controller starts
         trainer = build_torch_trainer(cfg, run_config=run_config)
         relay.start(handle)
         try:

@@ -15,7 +15,7 @@ import ray.train
 
 from raytrain.config.schema import TrainConfig
 from raytrain.trial.checkpointing import ray_checkpoint_config
-from raytrain.trial.scaling import Trainer, data_parallel_trainer, start_train_coordinator
+from raytrain.trial.scaling import Trainer, data_parallel_trainer
 
 
 def run_loop(loop_config: dict[str, Any]) -> None:
@@ -49,7 +49,6 @@ def build_torch_trainer(
     run_config = dataclasses.replace(
         run_config, checkpoint_config=ray_checkpoint_config(cfg.checkpoint)
     )
-    start_train_coordinator()  # comes up while the trainer's controller starts
     return data_parallel_trainer(
         run_loop,
         resources=cfg.resources,

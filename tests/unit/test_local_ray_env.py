@@ -24,7 +24,7 @@ def test_user_setting_wins_over_train_defaults() -> None:
 
 
 def test_head_command_keeps_dashboard_on_localhost() -> None:
-    cmd = head_command("10.0.0.1", 6380, 8265, 2, None)
+    cmd = head_command("10.0.0.1", 6380, 8265, 2, None, 52366)
     assert "--include-dashboard=true" in cmd and "--dashboard-host=127.0.0.1" in cmd
     assert "--num-cpus=2" in cmd and not any(a.startswith("--num-gpus") for a in cmd)
 

@@ -144,6 +144,7 @@ def test_driver_writes_a_run_that_status_reads(
         monkeypatch.setattr(
             module, "build_torch_trainer", lambda *a, **k: _Trainer(), raising=False
         )
+    monkeypatch.setattr(raytrain.trial.driver, "start_train_coordinator", lambda: None)
     seen: list[int] = []
     outcome = train(
         TrainConfig(), tmp_path / "run", on_epoch=lambda r: seen.append(r.metrics["epoch"])
