@@ -1,5 +1,5 @@
 """Shared fixtures: one local Ray for the whole session, and hygiene checks; the order in
-which pytest-xdist hands modules to its two workers.
+which pytest-xdist hands modules to its workers.
 
 Unit tests never touch `ray_session`; integration and e2e tests that need Ray in this
 process take it. Tests that run the CLI in a subprocess start their own Ray there.
@@ -16,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-# Longest first, so that two xdist workers (`-n 2 --dist loadfile --no-loadscope-reorder`,
+# Longest first, so that the xdist workers (`-n 3 --dist loadfile --no-loadscope-reorder`,
 # README "Development") end together: a worker takes the next module when it has two tests
 # or fewer left, and never gives one back. The SLURM requeue test is the longest and mostly
 # waits on SLURM, the fault-injection ones come next; unit modules (seconds each) fill the end.
