@@ -16,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-# Longest first, so that the xdist workers (`-n 3 --dist loadfile --no-loadscope-reorder`,
+# Longest first, so that the xdist workers (`-n 2 --dist loadfile --no-loadscope-reorder`,
 # README "Development") end together: a worker takes the next module when it has two tests
 # or fewer left, and never gives one back. The SLURM requeue test is the longest and mostly
 # waits on SLURM, the fault-injection ones come next; unit modules (seconds each) fill the end.
