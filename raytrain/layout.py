@@ -16,6 +16,7 @@ Two kinds of run directory, each answered by one frozen layout object (after sub
     <trial_id>/      one `TrialLayout`      ray/              Ray Train's own folder
       checkpoint_*/checkpoint.ckpt  Tune's checkpoints of the trial (Lightning files)
   driver.lock        who drives the run now (`raytrain.runlock`), in both kinds of run
+  _sync.json         in a bucket only: the last upload round of its driver (`raytrain.storage`)
   ../_slurm/<name>/  `SlurmJobLayout`: job.sbatch (train.sbatch with --then-train) and
                      slurm-<job id>.out, outside the run dir, which the tuner must
                      create itself
@@ -54,11 +55,18 @@ RESUMABLE_KEYS = {
     ("confirm", "pick"),
 }
 LOCK_NAME = "driver.lock"  # raytrain.runlock; its `.takeover` guard sits beside it
+# In a bucket (raytrain.storage): written last in every upload round of a driver's mirror.
+SYNC_MARKER = "_sync.json"
+# In its local working copy: what was last uploaded or downloaded (never uploaded itself).
+SYNC_STATE = ".raytrain-sync-state.json"
 
 
 def _has_content(root: Path) -> bool:
-    """Anything in `root` but the driver's own lock (taken before the new-run check)."""
-    return root.exists() and any(not p.name.startswith(LOCK_NAME) for p in root.iterdir())
+    """Anything in `root` but the driver's own lock (taken before the new-run check) and
+    the sync state of a working copy (written when its mirror starts)."""
+    return root.exists() and any(
+        not p.name.startswith(LOCK_NAME) and p.name != SYNC_STATE for p in root.iterdir()
+    )
 
 
 class Child:

@@ -63,7 +63,7 @@ def _proc_start(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -121,7 +121,7 @@ def stale_reason(
         return f"it was SLURM job {job}'s run before its requeue"
     if owner.host != (host or this_host()):
         return None
-    if not _alive(owner.pid):
+    if not pid_alive(owner.pid):
         return "that process is gone"
     if owner.pid_start is not None and _proc_start(owner.pid) not in (None, owner.pid_start):
         return "that pid now belongs to another process"

@@ -62,6 +62,12 @@ def add_ray_address(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_run_dir(parser: argparse.ArgumentParser, what: str = "run directory") -> None:
+    """The `RUN_DIR` positional: a folder, or a run in a bucket (`s3://bucket/prefix/name`,
+    `gs://...`), which the command reads from a local copy (raytrain.storage.open_run)."""
+    parser.add_argument("run_dir", metavar="RUN_DIR", help=f"{what}, or its s3:// / gs:// URI")
+
+
 def add_search_output(parser: argparse.ArgumentParser) -> None:
     """`-v` and `--no-live`: what a running search prints."""
     parser.add_argument(

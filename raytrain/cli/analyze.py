@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from raytrain.cli import add_run_dir
 from raytrain.errors import InputError, Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
+    add_run_dir(parser)
     parser.add_argument("--top-k", type=int, default=5, metavar="K", help="trials to list (5)")
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (text)"
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from raytrain.results import load_run
     from raytrain.results.analysis import analyze, render_text, to_json
+    from raytrain.storage import open_run
 
     if args.top_k < 1:
         raise InputError(Problem("--top-k", f"must be at least 1, got {args.top_k}"))
@@ -44,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             Problem("--next-space", f"{args.next_space} exists: choose another file name")
         )
-    run = load_run(args.run_dir)
+    run_dir, copy = open_run(args.run_dir)
+    run = load_run(run_dir)
     if args.next_space is not None and run.kind != "search":
         raise InputError(Problem("--next-space", "needs a search run (a train run has no space)"))
     result = analyze(run, top_k=args.top_k, plots=not args.no_plots)
@@ -55,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         Console().print(render_text(result))
     if args.next_space is not None:
         _write_next_space(run, result.importance, args.next_space)
+    plots = Path(run.path) / "plots"
+    if copy is not None and not args.no_plots and plots.is_dir():
+        copy.publish([plots])
+        print(f"plots: {args.run_dir.rstrip('/')}/plots/ (local copy {plots})", file=sys.stderr)
     return 0
 
 

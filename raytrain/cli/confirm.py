@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from raytrain.cli import add_overrides, add_ray_address, add_search_output
+from raytrain.cli import add_overrides, add_ray_address, add_run_dir, add_search_output
 from raytrain.errors import InputError, Problem
 from raytrain.layout import SearchRunLayout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, help="a search run directory (<storage>/<name>)")
+    add_run_dir(parser, "a search run directory (<storage>/<name>)")
     add_overrides(parser, "search.num_samples=8")
     parser.add_argument("--top-k", type=int, default=3, help="re-run the K best trials (3)")
     parser.add_argument("--seeds", type=int, default=3, help="new seeds per trial (3; >= 2)")
@@ -42,9 +42,15 @@ def has_confirm_step(layout: SearchRunLayout) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from raytrain import storage as objects
     from raytrain.cli import tune
 
-    layout = SearchRunLayout(args.run_dir)
+    layout = SearchRunLayout(Path(args.run_dir))
+    if objects.is_remote(args.run_dir):  # its working copy, as `tune URI --resume` makes it
+        remote = objects.RemoteDir.working_copy(args.run_dir)
+        objects.check_not_driven(remote)
+        objects.sync_down(remote)
+        layout = SearchRunLayout(remote.local)
     if not layout.space.is_file():
         raise InputError(
             Problem("", "not a raytrain search run directory (no space.yaml)", str(args.run_dir))

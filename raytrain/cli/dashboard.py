@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from pathlib import Path
+import time
 
+from raytrain.cli import add_run_dir
 from raytrain.errors import InputError, Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
+    add_run_dir(parser)
     parser.add_argument("--port", type=int, default=None, help="TensorBoard port (6006)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to serve on (127.0.0.1)")
     parser.add_argument(
@@ -32,8 +33,17 @@ def run(args: argparse.Namespace) -> int:
     from raytrain.layout import SearchRunLayout
     from raytrain.results import load_run
     from raytrain.results import servers as srv
+    from raytrain.storage import open_run
 
-    run = load_run(args.run_dir)
+    run_dir, copy = open_run(args.run_dir)
+    if copy is not None:
+        # TensorBoard keeps its event files open, so it serves this download as it is
+        print(
+            f"serving a copy of {args.run_dir} taken at {time.strftime('%H:%M:%S')} "
+            "(run the command again for newer results)",
+            flush=True,
+        )
+    run = load_run(run_dir)
     journal = SearchRunLayout(run.path).journal
     executable = srv.optuna_dashboard_executable()
     if args.optuna and executable is None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from raytrain.cli import add_run_dir
 from raytrain.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, help="a run directory (<storage>/<name>)")
+    add_run_dir(parser, "a run directory (<storage>/<name>)")
     parser.add_argument(
         "-o",
         "--output",
@@ -61,25 +62,31 @@ def run(args: argparse.Namespace) -> int:
         export_confirmed,
         export_pareto,
     )
+    from raytrain.storage import open_run
 
     if args.top_k < 1:
         raise InputError("--top-k must be at least 1")
-    run = SearchRunLayout(args.run_dir)
+    run_dir, copy = open_run(args.run_dir)
+    run = SearchRunLayout(run_dir)
     if not run.space.is_file():  # configs are rebuilt from the space (a train run has one)
         raise InputError(
             f"{args.run_dir} is not a raytrain search run directory (no {run.space.name})"
         )
     if args.pareto:
-        paths = export_pareto(args.run_dir, args.output)
+        paths = export_pareto(run_dir, args.output)
     elif args.confirmed:
-        paths = export_confirmed(args.run_dir, args.output)
+        paths = export_confirmed(run_dir, args.output)
     elif args.pick is not None or args.weights is not None:
         paths = export_choice(
-            args.run_dir, args.output, pick=args.pick, weights=args.weights, top_k=args.top_k
+            run_dir, args.output, pick=args.pick, weights=args.weights, top_k=args.top_k
         )
     else:
-        paths = export_best(args.run_dir, args.output, top_k=args.top_k)
+        paths = export_best(run_dir, args.output, top_k=args.top_k)
     for path in paths:
         print(f"wrote {path}")
+    if copy is not None:  # files written into the run go back to the bucket
+        inside = [p for p in paths if p.resolve().is_relative_to(copy.path.resolve())]
+        for uri in copy.publish(inside):
+            print(f"uploaded {uri}")
     print(f"final run: raytrain train {paths[0 if args.pareto or args.confirmed else -1]}")
     return 0

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from pathlib import Path
 
+from raytrain.cli import add_run_dir
 from raytrain.errors import InputError, Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
+    add_run_dir(parser)
     parser.add_argument(
         "--watch", action="store_true", help="refresh until every trial is finished (Ctrl-C stops)"
     )
@@ -35,11 +35,13 @@ def run(args: argparse.Namespace) -> int:
 
     from raytrain.results import load_run
     from raytrain.results.view import status_view
+    from raytrain.storage import open_run
 
     if args.interval <= 0:
         raise InputError(Problem("--interval", "must be a positive number of seconds"))
     console = Console()
-    current = load_run(args.run_dir)
+    run_dir, copy = open_run(args.run_dir)
+    current = load_run(run_dir)
     if not args.watch:
         console.print(status_view(current, limit=args.limit))
         return 0
@@ -47,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt), view as live:  # Ctrl-C is how watching stops
         while not current.finished:
             time.sleep(args.interval)
-            current = load_run(args.run_dir)
+            if copy is not None:
+                copy.refresh()
+            current = load_run(run_dir)
             live.update(status_view(current, limit=args.limit), refresh=True)
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raytrain.cli import add_overrides, add_ray_address
+from raytrain.errors import InputError, Problem
 from raytrain.layout import TrainRunLayout
 from raytrain.space.fidelity import train_key
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from raytrain.trial.progress import EpochReport
 
 _SKIP_IN_LINE = {"epoch", "step", "steps", "samples"}
+FROM_PROVENANCE = "<provenance>"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,16 +37,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_overrides(parser, "trainer.max_epochs=5")
     add_ray_address(parser)
     parser.add_argument(
-        "--storage", default="runs/train", help="parent folder of run dirs (default: runs/train)"
+        "--storage",
+        default="runs/train",
+        help="parent folder of run dirs, or s3://bucket/prefix, gs://... (default: runs/train)",
+    )
+    parser.add_argument(
+        "--from-checkpoint",
+        nargs="?",
+        const=FROM_PROVENANCE,
+        default=None,
+        metavar="CKPT",
+        help="continue from a trial's checkpoint (its folder or checkpoint.ckpt, a path or an "
+        "s3:// URI; alone: the one an exported config names in provenance.checkpoint) up to "
+        "trainer.max_epochs, instead of training from scratch",
     )
     parser.add_argument(
         "--name", default=None, help="run dir name (default: <config stem>-<YYYYmmdd-HHMMSS>)"
     )
 
 
-def _run_dir(args: argparse.Namespace) -> Path:
-    name = args.name or f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return Path(args.storage) / name
+def _run_name(args: argparse.Namespace) -> str:
+    return str(args.name or f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _start_from(args: argparse.Namespace, provenance: dict[str, Any] | None) -> str | None:
+    """The checkpoint `--from-checkpoint` names: a path or URI of a Lightning `.ckpt`."""
+    if args.from_checkpoint is None:
+        return None
+    if args.from_checkpoint != FROM_PROVENANCE:
+        return str(args.from_checkpoint)
+    recorded = (provenance or {}).get("checkpoint")
+    if not recorded:
+        raise InputError(
+            Problem(
+                "--from-checkpoint",
+                f"{args.config} names no checkpoint (provenance.checkpoint): give the .ckpt path",
+            )
+        )
+    return str(recorded)
 
 
 @contextlib.contextmanager
@@ -106,12 +136,29 @@ def run(args: argparse.Namespace) -> int:
     put_cwd_on_path(cwd)
     cfg, provenance = load_train_config_with_provenance(args.config, args.overrides)
     require_packages(cfg.logging)  # before Ray's start-up, not after
-    run_dir = _run_dir(args)
+    from raytrain import storage as objects
+
+    start_from = _start_from(args, provenance)
+    remote = None
+    if objects.is_remote(args.storage):
+        remote = objects.RemoteDir.working_copy(objects.join(args.storage, _run_name(args)))
+        if remote.exists():
+            raise InputError(Problem("--name", f"{remote.uri} exists already; pick another name"))
+        run_dir = remote.local
+    else:
+        run_dir = Path(args.storage) / _run_name(args)
     layout = TrainRunLayout(run_dir)
     # before Ray starts: a second `train` into the same directory stops at once
     with run_lock(layout.lock):
         layout.check_new()
-        return _train(args, cfg, provenance, run_dir, cwd)
+        if remote is None:
+            return _train(args, cfg, provenance, run_dir, cwd, start_from=start_from)
+        # Ray Train keeps its own folder (checkpoints, written from every worker's node)
+        # in the bucket; the run's own files go through the working copy
+        with objects.Mirror(remote):
+            return _train(
+                args, cfg, provenance, run_dir, cwd, start_from=start_from, remote=remote.uri
+            )
 
 
 def _train(
@@ -120,6 +167,9 @@ def _train(
     provenance: dict[str, Any] | None,
     run_dir: Path,
     cwd: Path,
+    *,
+    start_from: str | None = None,
+    remote: str | None = None,
 ) -> int:
     from raytrain.config.schema import default_metric_note
     from raytrain.local_ray import connected_ray
@@ -157,9 +207,18 @@ def _train(
         print(f"raytrain train: {args.config} on {where}, {cfg.resources.workers} worker(s)")
         if dashboard:
             print(f"Ray dashboard: {dashboard}")
-        print(f"run dir: {run_dir}", flush=True)
+        where_kept = f"{remote} (working copy {run_dir})" if remote else str(run_dir)
+        print(f"run dir: {where_kept}", flush=True)
+        if start_from:
+            print(f"continuing from checkpoint {start_from}", flush=True)
         outcome = train(
-            cfg, run_dir, on_epoch=on_epoch, name=Path(args.config).stem, provenance=provenance
+            cfg,
+            run_dir,
+            on_epoch=on_epoch,
+            name=Path(args.config).stem,
+            provenance=provenance,
+            start_from=start_from,
+            ray_storage=remote,
         )
     final = outcome.final_metrics
     print(f"final: {_metrics_line(final)}  (epoch {final.get('epoch')})")

@@ -14,19 +14,25 @@ from raytrain.layout import SearchRunLayout
 
 if TYPE_CHECKING:
     from raytrain.space.types import Space
+    from raytrain.storage import RemoteDir
     from raytrain.tune.runner import TuneOutcome
     from raytrain.tune.warm import WarmStart
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("space", help="space file, or a run directory with --resume")
+    parser.add_argument(
+        "space", help="space file, or a run directory (or its s3://... URI) with --resume"
+    )
     add_overrides(parser, "search.num_samples=8")
     parser.add_argument(
         "--config", default=None, metavar="FILE", help="base train config for a W&B sweep file"
     )
     add_ray_address(parser)
     parser.add_argument(
-        "--storage", type=Path, default=None, help="where run directories go (default: ./runs)"
+        "--storage",
+        default=None,
+        help="where run directories go: a folder, or s3://bucket/prefix, gs://... "
+        "(default: ./runs)",
     )
     parser.add_argument("--name", default=None, help="run name (default: the space's name)")
     parser.add_argument(
@@ -81,44 +87,117 @@ def _warm_start(space: Space, runs: list[Path], resume: bool) -> WarmStart | Non
 def run(args: argparse.Namespace) -> int:
     # Imported here (`--help` imports every command module), and Ray-free until the
     # session is entered (the import rule in raytrain/local_ray.py).
+    from raytrain import storage as objects
     from raytrain.runlock import run_lock
     from raytrain.space import load_space_with_notes
 
-    target = Path(args.space)
     storage, name = args.storage, args.name
+    remote = _remote_run(args)  # a run in a bucket: its working copy, up to date
+    target = remote.local if remote is not None and args.resume else Path(args.space)
     if target.is_dir():
         run = SearchRunLayout(target)
         if not run.space.is_file():  # a search run to go on from needs its space file
             raise InputError(
                 f"{target} is a directory but not a raytrain search run (no {run.space.name})"
             )
-        storage = storage or target.resolve().parent
-        name = name or target.resolve().name
+        if remote is None:
+            storage = storage or target.resolve().parent
+            name = name or target.resolve().name
         target = run.space
     space, notes = load_space_with_notes(target, args.overrides, args.config)
     for note in notes:
         print(f"note: {note}")
-    layout = SearchRunLayout.at(storage or Path("runs"), name or space.name)
+    if remote is None and objects.is_remote(storage):
+        remote = objects.RemoteDir.working_copy(objects.join(str(storage), name or space.name))
+        if not args.dry_run:
+            _check_new_in_bucket(remote)
+    if remote is not None:
+        layout = SearchRunLayout(remote.local)
+    else:
+        layout = SearchRunLayout.at(Path(storage or "runs"), name or space.name)
+    shown = remote.uri if remote is not None else str(layout.root)
     with contextlib.ExitStack() as stack:
         if not args.dry_run:  # a dry run writes nothing: no lock
             # before Ray starts, so a second driver of this run stops at once
             stack.enter_context(run_lock(layout.lock))
+            if remote is not None:
+                layout.root.mkdir(parents=True, exist_ok=True)
+                print(f"run stored in {remote.uri} (working copy {remote.local})", flush=True)
+                stack.enter_context(objects.Mirror(remote))
         try:
-            outcome = _search(args, space, layout)
+            outcome = _search(args, space, layout, remote)
         except KeyboardInterrupt:  # Ctrl-C/SIGTERM before Tune's own graceful stop took it
             if not args.dry_run and layout.space.is_file():
                 print(
-                    f"stopped. Continue with: raytrain tune {layout.root} --resume",
+                    f"stopped. Continue with: raytrain tune {shown} --resume",
                     file=sys.stderr,
                     flush=True,
                 )
             raise
     if args.dry_run:
         return 0
+    if remote is not None:
+        print(
+            f"uploaded to {remote.uri}"
+            + ("" if outcome.complete else f"; continue with: raytrain tune {remote.uri} --resume")
+        )
     return 0 if outcome.complete else 130
 
 
-def _search(args: argparse.Namespace, space: Space, layout: SearchRunLayout) -> TuneOutcome:
+def _check_new_in_bucket(remote: RemoteDir) -> None:
+    """A new run in a bucket overwrites neither a run there nor a working copy of one whose
+    uploads never happened."""
+    if remote.exists():
+        raise InputError(
+            Problem(
+                "name",
+                f"{remote.uri} already holds a run. Continue it with "
+                f"`raytrain tune {remote.uri} --resume`, or pick another --name / "
+                "--storage (nothing was overwritten).",
+            )
+        )
+    try:
+        SearchRunLayout(remote.local).check_new()
+    except InputError:
+        raise InputError(
+            Problem(
+                "name",
+                f"the bucket has no run at {remote.uri}, but this machine has a working copy "
+                f"of one at {remote.local}: if its uploads failed, continue it with "
+                f"`raytrain tune {remote.local} --resume` (which uploads it); otherwise "
+                "delete that folder first (nothing was overwritten).",
+            )
+        ) from None
+
+
+def _remote_run(args: argparse.Namespace) -> RemoteDir | None:
+    """The bucket run `tune` continues (`tune s3://... --resume`, or a working copy's path),
+    its working copy made current and its driver checked, before anything else reads it."""
+    from raytrain import storage as objects
+
+    if objects.is_remote(args.space):
+        if not args.resume:
+            raise InputError(
+                Problem("SPACE", f"{args.space} is a run in a bucket: continue it with --resume")
+            )
+        remote = objects.RemoteDir.working_copy(args.space)
+    else:
+        found = objects.remote_of(args.space) if Path(args.space).is_dir() else None
+        if found is None or not args.resume:
+            return None
+        remote = objects.RemoteDir.working_copy(found.uri)  # a read cache drives nothing
+    if not args.dry_run:
+        objects.check_not_driven(remote)
+    if objects.sync_down(remote):
+        print(f"downloaded {remote.uri} to {remote.local}", flush=True)
+    if not SearchRunLayout(remote.local).space.is_file():
+        raise InputError(Problem("--resume", f"no search run at {remote.uri}"))
+    return remote
+
+
+def _search(
+    args: argparse.Namespace, space: Space, layout: SearchRunLayout, remote: RemoteDir | None
+) -> TuneOutcome:
     from raytrain.local_ray import connected_ray
     from raytrain.resume_state import check_resume_state
     from raytrain.runtime_env import put_cwd_on_path, user_code_runtime_env
@@ -153,5 +232,6 @@ def _search(args: argparse.Namespace, space: Space, layout: SearchRunLayout) -> 
             verbose=args.verbose,
             live=False if args.no_live else None,
             warm=warm,
+            in_bucket=remote is not None,
         )
         return run_tune(space, layout.root, options)

@@ -44,7 +44,7 @@ from raytrain.executor.pool import pool_name
 from raytrain.executor.protocol import REPLAYED, Advance, EpochDone, Failed, Save, Saved, Start
 from raytrain.layout import CHECKPOINT_NAME, CHECKPOINT_RESULT_NAME
 from raytrain.tune.relocation import relocating
-from raytrain.tune.resources import TRIAL_BUNDLE
+from raytrain.tune.resources import trial_bundle
 
 if TYPE_CHECKING:
     from ray.train import Checkpoint
@@ -201,9 +201,12 @@ def _saved_result(checkpoint: Checkpoint) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def make_warm_trainable(pool: str) -> Any:
-    """The Tune trainable of a warm search: `WarmTrial` bound to the pool named `pool`."""
-    return tune.with_resources(tune.with_parameters(WarmTrial, pool_name=pool), TRIAL_BUNDLE)
+def make_warm_trainable(pool: str, *, on_head: bool = False) -> Any:
+    """The Tune trainable of a warm search: `WarmTrial` bound to the pool named `pool`
+    (`on_head`: its actors run on the head node, `raytrain.tune.resources.ON_HEAD`)."""
+    return tune.with_resources(
+        tune.with_parameters(WarmTrial, pool_name=pool), trial_bundle(on_head)
+    )
 
 
 class ExecutorPoolCallback(tune.Callback):

@@ -30,6 +30,7 @@ from raytrain.results.confirm import Finalist, export_order, finalists, fmt_stat
 from raytrain.results.format import fmt_params, fmt_value
 from raytrain.results.states import state_label
 from raytrain.space import load_space, trial_train_config
+from raytrain.storage import uri_of
 
 VERSIONED = ("raytrain", "ray", "optuna", "torch", "lightning")
 
@@ -111,12 +112,13 @@ def exported_config(
             result["confirm"] = provenance(confirmed, run.confirm_pick, run.metric, run.mode)
     cfg["provenance"] = {
         "experiment": run.name,
-        "run_dir": str(Path(run.path).resolve()),
+        # a run in a bucket is named by its URI (raytrain.storage), wherever it was read
+        "run_dir": uri_of(Path(run.path).resolve(), run.path),
         "trial_id": record.trial_id,
         **result,
         "epochs_run": record.epochs,
         "state": record.state,
-        "checkpoint": record.checkpoint,
+        "checkpoint": uri_of(record.checkpoint, run.path) if record.checkpoint else None,
         # which "best" the checkpoint is: the run's metric (extra metrics keep their own)
         "checkpoint_selected_by": f"best {run.metric} ({run.mode})",
         "params": dict(record.params),

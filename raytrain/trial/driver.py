@@ -17,7 +17,8 @@ from ray.train.v2.api.exceptions import TrainingFailedError
 
 from raytrain.config.parse import train_config_to_dict
 from raytrain.config.schema import TrainConfig
-from raytrain.layout import TrainRunLayout
+from raytrain.errors import InputError, Problem
+from raytrain.layout import CHECKPOINT_NAME, TrainRunLayout
 from raytrain.redaction import redact
 from raytrain.results import TERMINATED, TrainRunWriter
 from raytrain.results.states import ERROR
@@ -74,10 +75,14 @@ def train(
     on_epoch: Callable[[EpochReport], None] = lambda report: None,
     name: str = "train",
     provenance: Mapping[str, Any] | None = None,
+    start_from: str | None = None,
+    ray_storage: str | None = None,
 ) -> TrainOutcome:
     """Fit `cfg` on the connected Ray, writing `run_dir` as reports arrive (with the
     writer of search trials, so `raytrain status`/`analyze` read it as one trial), and
     to the trackers `cfg.logging` turns on (`name`: their default project/experiment).
+    `start_from`: a Lightning `.ckpt` (path or object URI) the fit continues from;
+    `ray_storage`: where Ray Train keeps its folder when not in `run_dir` (a bucket URI).
 
     Raises `raytrain.errors.RunError` with a readable message when training fails.
     """
@@ -86,7 +91,9 @@ def train(
     tracking = Tracking.open(cfg.logging, train_scope(cfg, run_dir, name, provenance))
     key = Path(run_dir).resolve().name
     try:
-        result, checkpoints = _fit(cfg, layout, history, on_epoch, tracking, key)
+        result, checkpoints = _fit(
+            cfg, layout, history, on_epoch, tracking, key, start_from, ray_storage
+        )
     finally:
         if tracking is not None:  # also on Ctrl-C: a run still open is finished as killed
             tracking.close()
@@ -110,6 +117,8 @@ def _fit(
     on_epoch: Callable[[EpochReport], None],
     tracking: Tracking | None,
     key: str,
+    start_from: str | None,
+    ray_storage: str | None,
 ) -> tuple[Any, dict[str, Path]]:
     relay = ProgressRelay()
     recorded_rows: list[dict[str, float]] = []  # as metrics.csv has them (numbered epochs)
@@ -131,11 +140,13 @@ def _fit(
 
         run_config = ray.train.RunConfig(
             name=layout.RAY_DIRNAME,
-            storage_path=str(layout.root.resolve()),
+            storage_path=ray_storage or str(layout.root.resolve()),
             callbacks=[relay.callback],  # type: ignore[list-item]
         )
         start_train_coordinator()  # comes up while the trainer's controller starts
-        trainer = build_torch_trainer(cfg, run_config=run_config)
+        trainer = build_torch_trainer(
+            cfg, run_config=run_config, resume_from_checkpoint=checkpoint_of(start_from)
+        )
         relay.start(handle)
         try:
             result = trainer.fit()
@@ -149,6 +160,26 @@ def _fit(
         main = checkpoints.get(layout.best_ckpt.name) or checkpoints.get(layout.last_ckpt.name)
         _end_tracking(tracking, key, TERMINATED, recorded_rows, cfg, main)
     return result, checkpoints
+
+
+def checkpoint_of(ckpt: str | None) -> ray.train.Checkpoint | None:
+    """A trial's checkpoint folder (or its `checkpoint.ckpt`), a local path or an object URI,
+    as a Ray checkpoint each worker downloads itself (`as_directory` in raytrain.trial.loop)."""
+    if ckpt is None:
+        return None
+    if "://" in ckpt:
+        folder = ckpt.rstrip("/").removesuffix(f"/{CHECKPOINT_NAME}")
+        return ray.train.Checkpoint(folder)
+    path = Path(ckpt).resolve()
+    folder_path = path.parent if path.name == CHECKPOINT_NAME else path
+    if not (folder_path / CHECKPOINT_NAME).is_file():
+        raise InputError(
+            Problem(
+                "--from-checkpoint",
+                f"{ckpt}: expected a trial's checkpoint folder or the {CHECKPOINT_NAME} in it",
+            )
+        )
+    return ray.train.Checkpoint(str(folder_path))
 
 
 def _end_tracking(

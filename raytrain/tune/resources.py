@@ -20,6 +20,15 @@ from raytrain.errors import Problem
 from raytrain.space.types import ResourceSettings
 
 TRIAL_BUNDLE: dict[str, float] = {"CPU": 0.0, "memory": float(2**20)}
+# A run stored in a bucket is written through the driver's working copy (raytrain.storage),
+# and Tune persists a trial's checkpoints from the node its trial actor runs on: so those
+# actors (which hold no CPU) run on the head, where the driver is. Ray's own name for the
+# head's resource, the same on every cluster, so a resume elsewhere still finds it.
+ON_HEAD: dict[str, float] = {"node:__internal_head__": 0.001}
+
+
+def trial_bundle(on_head: bool) -> dict[str, float]:
+    return {**TRIAL_BUNDLE, **(ON_HEAD if on_head else {})}
 
 
 @dataclass(frozen=True)

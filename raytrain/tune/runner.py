@@ -26,7 +26,7 @@ from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
 from raytrain.config.schema import checkpoint_keep
-from raytrain.errors import InputError, RunError
+from raytrain.errors import InputError, Problem, RunError
 from raytrain.executor.pool import pool_name, start_pool
 from raytrain.executor.trainable import ExecutorPoolCallback, make_warm_trainable
 from raytrain.layout import SearchRunLayout
@@ -66,6 +66,9 @@ class TuneOptions:
     verbose: bool = False
     live: bool | None = None  # None: a live table when stdout is a terminal
     warm: WarmStart | None = None  # `--warm-from`: earlier trials for a new run's study
+    # the run lives in a bucket, written through this machine's working copy
+    # (raytrain.storage): trial actors run on the head, beside the driver
+    in_bucket: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,15 @@ def run_tune(
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     warm = space.resources.executor == "warm"
+    if options.in_bucket and not warm and len(nodes) > 1:
+        # a fresh trial's Train workers write its checkpoints from their own nodes
+        raise InputError(
+            Problem(
+                "resources.executor",
+                "fresh executors on a multi-node cluster need --storage on a file system "
+                "every node mounts; with a bucket use the default warm executors",
+            )
+        )
     start_train_coordinator()
     pool, scratch = None, None
     if warm:
@@ -162,7 +174,7 @@ def run_tune(
             # one host: the slots' start-ups compete for its cores (ExecutorPool._spawn_rest)
             stagger=len(nodes) == 1,
         )
-        trainable = make_warm_trainable(pool_name(run_dir))
+        trainable = make_warm_trainable(pool_name(run_dir), on_head=options.in_bucket)
     else:
         trainable = make_trainable(space, run_dir)
     # a resumed run may have moved since Tune saved its state (raytrain.tune.relocation)
