@@ -27,9 +27,9 @@ def test_provenance_value_is_printed_next_to_this_run(capsys: pytest.CaptureFixt
 
 def test_default_run_dir_and_existing_name(tmp_path: Path) -> None:
     args = argparse.Namespace(config="cfgs/best.yaml", storage=str(tmp_path), name=None)
-    assert cli._run_dir(args).name.startswith("best-")
+    assert cli._run_name(args).startswith("best-")
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "config.yaml").write_text("x")
     args.name = "taken"
     with pytest.raises(InputError, match="exists already"):
-        TrainRunLayout(cli._run_dir(args)).check_new()
+        TrainRunLayout(tmp_path / cli._run_name(args)).check_new()
