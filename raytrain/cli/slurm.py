@@ -18,6 +18,17 @@ from raytrain.launch.slurm import RayPorts, SlurmJob, SlurmLauncher
 from raytrain.layout import SearchRunLayout, SlurmJobLayout, TrainRunLayout
 
 
+def _shared_path(value: str) -> Path:
+    """`--storage` of a SLURM job: a folder (the job script and SLURM's log sit beside the
+    run, and a SLURM cluster's nodes share a file system), not a bucket URI."""
+    if "://" in value:
+        raise argparse.ArgumentTypeError(
+            f"{value}: a SLURM job's runs go on a shared file system path; for a bucket run "
+            "`raytrain tune --storage URI` on a Ray cluster"
+        )
+    return Path(value)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("space", help="search space file")
     add_overrides(parser, "search.num_samples=8")
@@ -77,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("run")
     run.add_argument(
         "--storage",
-        type=Path,
+        type=_shared_path,
         default=Path("runs"),
         help="where run directories go; must be on a filesystem every node sees (default: ./runs)",
     )

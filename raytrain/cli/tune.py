@@ -43,7 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warm-from",
         action="append",
-        type=Path,
         default=[],
         metavar="RUN_DIR",
         help="start the new study with the finished trials of an earlier search run whose "
@@ -57,9 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_search_output(parser)
 
 
-def _warm_start(space: Space, runs: list[Path], resume: bool) -> WarmStart | None:
-    """Read the `--warm-from` runs before Ray starts, so a bad one exits 2 at once."""
-    if not runs:
+def _warm_start(space: Space, sources: list[str], resume: bool) -> WarmStart | None:
+    """Read the `--warm-from` runs before Ray starts, so a bad one exits 2 at once (a run
+    in a bucket from its read copy)."""
+    if not sources:
         return None
     if resume:
         raise InputError(
@@ -69,8 +69,10 @@ def _warm_start(space: Space, runs: list[Path], resume: bool) -> WarmStart | Non
             )
         )
     from raytrain.space.catalogue import SAMPLERS
+    from raytrain.storage import open_run
     from raytrain.tune.warm import load_warm_start
 
+    runs = [open_run(source)[0] for source in sources]
     warm = load_warm_start(space, runs)
     for note in warm.notes:
         print(f"note: {note}")
