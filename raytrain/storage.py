@@ -265,6 +265,13 @@ def sync_down(remote: RemoteDir) -> bool:
     """Make the working copy the bucket's run before a driver continues it. Returns whether
     anything was downloaded. A working copy that made the bucket's last upload is newer than
     the bucket (it may hold changes the driver had no time to upload) and is kept."""
+    try:
+        return _sync_down(remote)
+    except OSError as exc:
+        raise RunError(f"cannot download {remote.uri}: {exc}") from None
+
+
+def _sync_down(remote: RemoteDir) -> bool:
     marker = remote.read_marker()
     state = _load_state(remote.local)
     if marker is not None and state.get("marker") == marker.get("round"):
@@ -385,7 +392,10 @@ class Mirror:
                 self.error = str(exc)
 
     def __enter__(self) -> Mirror:
-        self.push()  # fails early (bad credentials, no bucket) before any work starts
+        try:  # fails early (bad credentials, no bucket) before any work starts
+            self.push()
+        except OSError as exc:
+            raise RunError(f"cannot upload to {self.remote.uri}: {exc}") from None
         self._thread = threading.Thread(target=self._loop, name="raytrain-mirror", daemon=True)
         self._thread.start()
         return self
@@ -424,10 +434,19 @@ class ReadCopy:
     def refresh(self) -> None:
         if not self.remote.exists():
             raise InputError(Problem("RUN_DIR", f"no run at {self.remote.uri} (nothing there)"))
-        _mirror_down(self.remote, _not_checkpoint, delete_extra=True)
+        try:
+            _mirror_down(self.remote, _not_checkpoint, delete_extra=True)
+        except OSError as exc:
+            raise RunError(f"cannot download {self.remote.uri}: {exc}") from None
         _save_state(self.path, {"uri": self.remote.uri, "read_only": True})
 
     def publish(self, paths: Iterable[Path]) -> list[str]:
+        try:
+            return self._publish(paths)
+        except OSError as exc:
+            raise RunError(f"cannot upload to {self.remote.uri}: {exc}") from None
+
+    def _publish(self, paths: Iterable[Path]) -> list[str]:
         uploaded = []
         for path in paths:
             files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
