@@ -114,6 +114,16 @@ def run(args: argparse.Namespace) -> int:
         if not args.dry_run:
             _check_new_in_bucket(remote)
     if remote is not None:
+        if str(args.address or "").startswith("ray://"):
+            # Ray Client runs this driver here, but the trials' Tune actors on the head
+            # write their checkpoints into the working copy: it must be the head's disk
+            raise InputError(
+                Problem(
+                    "--address",
+                    "a run in a bucket is driven from the head node: run `raytrain tune` "
+                    "there (ray attach, or ray job submit) with --address auto",
+                )
+            )
         layout = SearchRunLayout(remote.local)
     else:
         layout = SearchRunLayout.at(Path(storage or "runs"), name or space.name)
