@@ -39,7 +39,7 @@ def write_space(root: Path) -> Path:
     write_project(root)
     space = {
         "name": "bucketed",
-        "config": {**BASE, "model": {**BASE["model"], "epoch_seconds": 0.7}},
+        "config": {**BASE, "model": {**BASE["model"], "epoch_seconds": 0.5}},
         "metric": "val_loss",
         "mode": "min",
         "parameters": {"optimizer.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
