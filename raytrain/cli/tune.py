@@ -111,7 +111,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if remote is None and objects.is_remote(storage):
         remote = objects.RemoteDir.working_copy(objects.join(str(storage), name or space.name))
-        if not args.dry_run:
+        if args.dry_run:
+            pass
+        elif args.resume:  # `tune space.yaml --storage s3://... --resume`
+            objects.check_not_driven(remote)
+            objects.sync_down(remote)
+        else:
             _check_new_in_bucket(remote)
     if remote is not None:
         if str(args.address or "").startswith("ray://"):
