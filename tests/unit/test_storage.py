@@ -189,3 +189,33 @@ def test_the_sync_interval_comes_from_the_environment(monkeypatch: pytest.Monkey
         storage.sync_interval()
     monkeypatch.delenv("RAYTRAIN_SYNC_INTERVAL_S")
     assert storage.sync_interval() == storage.SYNC_INTERVAL_S
+
+
+def test_the_final_run_starts_from_a_checkpoint_in_the_bucket(bucket: str, tmp_path: Path) -> None:
+    """`train best.yaml --from-checkpoint`: the URI the export names becomes a Ray checkpoint
+    that a worker downloads (`as_directory`, as raytrain.trial.loop does)."""
+    import argparse
+
+    from raytrain.cli.train import FROM_PROVENANCE, _start_from
+    from raytrain.trial.driver import checkpoint_of
+
+    remote = storage.RemoteDir.working_copy(bucket)
+    folder = remote.local / "trials" / "t1" / "checkpoint_000001"
+    write(folder / "checkpoint.ckpt", "weights")
+    with storage.Mirror(remote, interval=3600):
+        pass
+    uri = f"{bucket}/trials/t1/checkpoint_000001"
+    args = argparse.Namespace(from_checkpoint=FROM_PROVENANCE, config="best.yaml")
+    assert _start_from(args, {"checkpoint": uri}) == uri
+    with pytest.raises(InputError, match="names no checkpoint"):
+        _start_from(args, {"trial_id": "t1"})
+    assert _start_from(argparse.Namespace(from_checkpoint=None), {"checkpoint": uri}) is None
+    for given in (uri, f"{uri}/checkpoint.ckpt"):
+        checkpoint = checkpoint_of(given)
+        assert checkpoint is not None
+        with checkpoint.as_directory() as directory:
+            assert (Path(directory) / "checkpoint.ckpt").read_text() == "weights"
+    local = checkpoint_of(str(folder / "checkpoint.ckpt"))
+    assert local is not None and Path(local.path) == folder.resolve()
+    with pytest.raises(InputError, match="checkpoint folder"):
+        checkpoint_of(str(write(tmp_path / "best.ckpt", "w")))
