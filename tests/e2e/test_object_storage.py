@@ -100,7 +100,10 @@ def test_a_bucket_run_resumes_on_a_new_machine_after_its_driver_was_killed(
     assert f"downloaded {uri}" in resumed.stdout
 
     rows = bucket_rows(uri)
-    assert len(rows) == NUM_SAMPLES and all(r["state"] == "TERMINATED" for r in rows.values())
+    states = {t: r["state"] for t, r in rows.items()}
+    assert len(rows) == NUM_SAMPLES and set(states.values()) == {"TERMINATED"}, (
+        f"{states}\n{resumed.stdout[-3000:]}"
+    )
     for trial, epochs in done_before.items():  # finished trials were not trained again
         assert rows[trial]["epochs"] == epochs
     assert table(working) == rows  # the new working copy's last upload is the bucket's

@@ -219,3 +219,31 @@ def test_the_final_run_starts_from_a_checkpoint_in_the_bucket(bucket: str, tmp_p
     assert local is not None and Path(local.path) == folder.resolve()
     with pytest.raises(InputError, match="checkpoint folder"):
         checkpoint_of(str(write(tmp_path / "best.ckpt", "w")))
+
+
+def test_index_files_go_up_after_the_checkpoints_they_name(
+    bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tune's state and trials.csv are read before, and uploaded after, the trials' files:
+    a driver killed mid-round leaves no state naming a checkpoint the bucket lacks."""
+    remote = storage.RemoteDir.working_copy(bucket)
+    local = remote.local
+    write(local / "optuna.journal", "study\n")
+    write(local / "trials.csv", "trial_id,checkpoint\nt1,trials/t1/checkpoint_000000\n")
+    write(local / "trials" / "experiment_state-x.json", "{names checkpoint_000000}")
+    write(local / "trials" / "t1" / "checkpoint_000000" / "checkpoint.ckpt", "weights")
+    write(local / "trials" / "t1" / "metrics.csv", "epoch\n1\n")
+    order: list[str] = []
+    real_upload, real_bytes = remote.upload, remote.upload_bytes
+    monkeypatch.setattr(remote, "upload", lambda p, rel: order.append(rel) or real_upload(p, rel))
+    monkeypatch.setattr(
+        remote, "upload_bytes", lambda data, rel: order.append(rel) or real_bytes(data, rel)
+    )
+    storage.Mirror(remote, interval=3600).push()
+    assert order == [
+        "trials/t1/checkpoint_000000/checkpoint.ckpt",
+        "trials/t1/metrics.csv",
+        "optuna.journal",
+        "trials/experiment_state-x.json",
+        "trials.csv",
+    ]
