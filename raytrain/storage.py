@@ -8,9 +8,10 @@ in a bucket is driven from a local *working copy* of it (`RemoteDir.local`):
 
 - `tune` and `train` work in the working copy; a `Mirror` thread uploads what changed every
   `sync_interval()` seconds (5 s; `RAYTRAIN_SYNC_INTERVAL_S`) and once more when the command
-  ends, so a driver killed with SIGKILL loses at most that much. Each upload round ends with
-  the marker `_sync.json` (when, which driver, which files), and files the run deleted
-  (checkpoints Tune pruned) are deleted from the bucket after it.
+  ends, so a driver killed with SIGKILL loses at most that much. The files that name others
+  go up after the files they name (`Mirror.push`); each round ends with the marker
+  `_sync.json` (when, which driver, which files), and files the run deleted (checkpoints
+  Tune pruned) are deleted from the bucket after it.
 - `tune URI --resume` on any machine first makes the working copy equal to the bucket
   (`sync_down`), unless the working copy is the one that made the bucket's last upload.
 - read-only commands (`status`, `analyze`, `export`, `dashboard`) download the run into a
