@@ -46,7 +46,6 @@ from raytrain.layout import CHECKPOINT_NAME, LOCK_NAME, SYNC_MARKER, SYNC_STATE,
 from raytrain.runlock import pid_alive
 
 SYNC_INTERVAL_S = 5.0
-_STATE_NAME = SYNC_STATE
 # a driver whose marker is older than this is gone (it refreshes the marker every interval)
 _DRIVER_GONE_AFTER_S = 120.0
 
@@ -239,7 +238,7 @@ class RemoteDir:
 # ---------------------------------------------------------------------- the working copy
 def _load_state(local: Path) -> dict[str, Any]:
     try:
-        data = json.loads((local / _STATE_NAME).read_text())
+        data = json.loads((local / SYNC_STATE).read_text())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -247,9 +246,9 @@ def _load_state(local: Path) -> dict[str, Any]:
 
 def _save_state(local: Path, state: dict[str, Any]) -> None:
     local.mkdir(parents=True, exist_ok=True)
-    tmp = local / f"{_STATE_NAME}.tmp"
+    tmp = local / f"{SYNC_STATE}.tmp"
     tmp.write_text(json.dumps(state))
-    tmp.replace(local / _STATE_NAME)
+    tmp.replace(local / SYNC_STATE)
 
 
 def _mirror_down(
@@ -311,6 +310,15 @@ def _sigs_from_json(data: Any) -> dict[str, _Signature]:
         for rel, v in data.items()
         if isinstance(v, list) and len(v) == 2
     }
+
+
+def continue_run(remote: RemoteDir, *, check_driver: bool = True) -> bool:
+    """Before a driver goes on with a bucket run: refuse if another one drives it
+    (`check_not_driven`, skipped for a dry run, which writes nothing), then make the working
+    copy current (`sync_down`); returns whether anything was downloaded."""
+    if check_driver:
+        check_not_driven(remote)
+    return sync_down(remote)
 
 
 def check_not_driven(remote: RemoteDir, now: float | None = None) -> None:

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: `raytrain --help` imports every command module (keep it Ray/torch-free).
     from rich.console import Console
 
+    from raytrain.layout import run_layout
     from raytrain.results import load_run
     from raytrain.results.analysis import analyze, render_text, to_json
     from raytrain.storage import open_run
@@ -58,10 +59,11 @@ def run(args: argparse.Namespace) -> int:
         Console().print(render_text(result))
     if args.next_space is not None:
         _write_next_space(run, result.importance, args.next_space)
-    plots = Path(run.path) / "plots"
-    if copy is not None and not args.no_plots and plots.is_dir():
-        copy.publish([plots])
-        print(f"plots: {args.run_dir.rstrip('/')}/plots/ (local copy {plots})", file=sys.stderr)
+    layout = run_layout(run.path)
+    if copy is not None and not args.no_plots and layout is not None and layout.plots_dir.is_dir():
+        copy.publish([layout.plots_dir])
+        where = f"{args.run_dir.rstrip('/')}/{layout.plots_dir.name}/"
+        print(f"plots: {where} (local copy {layout.plots_dir})", file=sys.stderr)
     return 0
 
 

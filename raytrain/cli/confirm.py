@@ -48,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
     layout = SearchRunLayout(Path(args.run_dir))
     if objects.is_remote(args.run_dir):  # its working copy, as `tune URI --resume` makes it
         remote = objects.RemoteDir.working_copy(args.run_dir)
-        objects.check_not_driven(remote)
-        objects.sync_down(remote)
+        objects.continue_run(remote)
         layout = SearchRunLayout(remote.local)
     if not layout.space.is_file():
         raise InputError(

@@ -21,7 +21,9 @@ from raytrain.layout import SearchRunLayout, SlurmJobLayout, TrainRunLayout
 def _shared_path(value: str) -> Path:
     """`--storage` of a SLURM job: a folder (the job script and SLURM's log sit beside the
     run, and a SLURM cluster's nodes share a file system), not a bucket URI."""
-    if "://" in value:
+    from raytrain.storage import is_remote
+
+    if is_remote(value):
         raise argparse.ArgumentTypeError(
             f"{value}: a SLURM job's runs go on a shared file system path; for a bucket run "
             "`raytrain tune --storage URI` on a Ray cluster"

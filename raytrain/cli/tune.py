@@ -111,12 +111,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if remote is None and objects.is_remote(storage):
         remote = objects.RemoteDir.working_copy(objects.join(str(storage), name or space.name))
-        if args.dry_run:
-            pass
-        elif args.resume:  # `tune space.yaml --storage s3://... --resume`
-            objects.check_not_driven(remote)
-            objects.sync_down(remote)
-        else:
+        if args.resume:  # `tune space.yaml --storage s3://... --resume`
+            objects.continue_run(remote, check_driver=not args.dry_run)
+        elif not args.dry_run:
             _check_new_in_bucket(remote)
     if remote is not None:
         if str(args.address or "").startswith("ray://"):
@@ -203,9 +200,7 @@ def _remote_run(args: argparse.Namespace) -> RemoteDir | None:
         if found is None or not args.resume:
             return None
         remote = objects.RemoteDir.working_copy(found.uri)  # a read cache drives nothing
-    if not args.dry_run:
-        objects.check_not_driven(remote)
-    if objects.sync_down(remote):
+    if objects.continue_run(remote, check_driver=not args.dry_run):
         print(f"downloaded {remote.uri} to {remote.local}", flush=True)
     if not SearchRunLayout(remote.local).space.is_file():
         raise InputError(Problem("--resume", f"no search run at {remote.uri}"))

@@ -23,6 +23,7 @@ from raytrain.redaction import redact
 from raytrain.results import TERMINATED, TrainRunWriter
 from raytrain.results.states import ERROR
 from raytrain.space.fidelity import train_key
+from raytrain.storage import is_remote
 from raytrain.tracking import RunEnd, RunStart, Scope, Tracking
 from raytrain.trial.checkpoint_export import export_checkpoints, pick_best
 from raytrain.trial.failures import explain_failure
@@ -167,7 +168,7 @@ def checkpoint_of(ckpt: str | None) -> ray.train.Checkpoint | None:
     as a Ray checkpoint each worker downloads itself (`as_directory` in raytrain.trial.loop)."""
     if ckpt is None:
         return None
-    if "://" in ckpt:
+    if is_remote(ckpt):
         folder = ckpt.rstrip("/").removesuffix(f"/{CHECKPOINT_NAME}")
         return ray.train.Checkpoint(folder)
     path = Path(ckpt).resolve()
